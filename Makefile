@@ -1,0 +1,57 @@
+# The one place that knows how hakube is built and tested.
+
+GO        ?= go
+PKG       := github.com/hakube/hakube
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+LDFLAGS   := -s -w -X $(PKG)/cmd/hakube/app.version=$(VERSION) -X $(PKG)/cmd/hakube/app.commit=$(COMMIT)
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+ARCHES    := amd64 arm64 armv7
+
+export CGO_ENABLED := 0
+
+.PHONY: all build dist test unit e2e verify fmt vet clean
+
+all: build
+
+# bin/hakube-linux-<arch> for every supported board, plus bin/hakube for this machine.
+build: $(foreach a,$(ARCHES),bin/hakube-linux-$(a))
+	$(GO) build $(GOFLAGS_BUILD) -o bin/hakube ./cmd/hakube
+
+bin/hakube-linux-amd64: FORCE
+	GOOS=linux GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/hakube
+bin/hakube-linux-arm64: FORCE
+	GOOS=linux GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/hakube
+bin/hakube-linux-armv7: FORCE
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/hakube
+FORCE:
+
+# Release artifacts: dist/hakube-linux-<arch> and dist/sha256sums.txt.
+dist: build
+	rm -rf dist && mkdir -p dist
+	for a in $(ARCHES); do cp bin/hakube-linux-$$a dist/; done
+	cd dist && sha256sum hakube-linux-* > sha256sums.txt
+
+# Everything: unit tests, the real binaries under qemu, install.sh, and the
+# integration tests against a real control plane (scripts/testenv).
+test: dist
+	$(GO) test -count=1 ./...
+
+# Unit tests only (no control plane, no emulators).
+unit:
+	$(GO) test -short ./...
+
+e2e: dist
+	scripts/testenv/testenv build
+	$(GO) test -count=1 -run 'E2E|Integration' ./installer/... ./scripts/...
+
+verify: fmt vet test
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin dist

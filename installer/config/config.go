@@ -1,0 +1,174 @@
+// Package config holds hakube's one typed configuration: everything a user can
+// choose, loaded as defaults < flags file < HAKUBE_* environment < command-line
+// flags, and validated with every problem reported at once.
+//
+// The flags file is YAML whose keys are the long flag names, as k3s's own
+// config.yaml. Decoding is strict: an unknown key, a wrong type, a bad value or
+// an impossible combination is an error that names the file, the line and the
+// key, and says what is allowed.
+package config
+
+import (
+	"slices"
+)
+
+// Profile is one of the four deployment options of the architecture.
+type Profile string
+
+// The deployment profiles.
+const (
+	ProfileBasic      Profile = "basic"
+	ProfileProduction Profile = "production"
+	ProfileEdge       Profile = "edge"
+	ProfileExternalDB Profile = "external-db"
+)
+
+// Profiles lists every profile, default first.
+var Profiles = []Profile{ProfileEdge, ProfileBasic, ProfileProduction, ProfileExternalDB}
+
+// Component is an optional sidecar next to Home Assistant.
+type Component string
+
+// The optional components. Home Assistant itself is always installed.
+const (
+	MQTT        Component = "mqtt"
+	NodeRED     Component = "nodered"
+	ESPHome     Component = "esphome"
+	Zigbee2MQTT Component = "zigbee2mqtt"
+)
+
+// Components lists every optional component in rendering order.
+var Components = []Component{MQTT, NodeRED, ESPHome, Zigbee2MQTT}
+
+// Database is where Home Assistant's recorder keeps history.
+type Database string
+
+// The recorder databases.
+const (
+	DatabaseSQLite     Database = "sqlite"
+	DatabasePostgreSQL Database = "postgresql"
+	DatabaseExternal   Database = "external"
+)
+
+// ServiceType is how Home Assistant is reached from outside the pod network.
+type ServiceType string
+
+// The Service types for Home Assistant.
+const (
+	NodePort     ServiceType = "NodePort"
+	LoadBalancer ServiceType = "LoadBalancer"
+	ClusterIP    ServiceType = "ClusterIP"
+)
+
+// Monitoring says whether a ServiceMonitor is rendered.
+type Monitoring string
+
+// The monitoring choices: auto renders a ServiceMonitor only where the
+// Prometheus operator's CRD exists.
+const (
+	MonitoringAuto Monitoring = "auto"
+	MonitoringOn   Monitoring = "true"
+	MonitoringOff  Monitoring = "false"
+)
+
+// ResourceSize scales requests and limits to the board.
+type ResourceSize string
+
+// The resource sizes: small for boards under 2 GiB, medium for 2–8 GiB,
+// large above.
+const (
+	SizeSmall  ResourceSize = "small"
+	SizeMedium ResourceSize = "medium"
+	SizeLarge  ResourceSize = "large"
+)
+
+// Volumes holds the requested size of every persistent volume claim.
+// Sizes are fixed at install time: a claim never changes afterwards.
+type Volumes struct {
+	Config     string `json:"config-size"`
+	Media      string `json:"media-size"`
+	Share      string `json:"share-size"`
+	Backups    string `json:"backups-size"`
+	MQTTData   string `json:"mqtt-data-size"`
+	NodeRED    string `json:"nodered-data-size"`
+	ESPHome    string `json:"esphome-data-size"`
+	Zigbee2MQTT string `json:"zigbee2mqtt-data-size"`
+	PostgreSQL string `json:"postgresql-data-size"`
+}
+
+// Config is everything a user can choose. The zero value is not valid: start
+// from Defaults or Load.
+type Config struct {
+	Profile             Profile      `json:"profile"`
+	Namespace           string       `json:"namespace"`
+	Components          []Component  `json:"components"`
+	Database            Database     `json:"database"`
+	DatabaseURLFile     string       `json:"database-url-file,omitempty"`
+	ServiceType         ServiceType  `json:"service-type"`
+	NodePort            int          `json:"node-port"`
+	IngressHost         string       `json:"ingress-host,omitempty"`
+	IngressTLS          bool         `json:"ingress-tls"`
+	ClusterIssuer       string       `json:"cluster-issuer,omitempty"`
+	StorageClass        string       `json:"storage-class"`
+	Volumes             Volumes      `json:",inline"`
+	ZigbeeDevice        string       `json:"zigbee-device,omitempty"`
+	ZigbeeAdapter       string       `json:"zigbee-adapter,omitempty"`
+	ZigbeeBaudrate      int          `json:"zigbee-baudrate,omitempty"`
+	ZigbeeRTSCTS        bool         `json:"zigbee-rtscts"`
+	HostNetwork         bool         `json:"host-network"`
+	NodeName            string       `json:"node-name,omitempty"`
+	Timezone            string       `json:"timezone"`
+	PodCIDR             string       `json:"pod-cidr"`
+	BackupSchedule      string       `json:"backup-schedule"`
+	BackupRetentionDays int          `json:"backup-retention-days"`
+	Monitoring          Monitoring   `json:"monitoring"`
+	ResourceSize        ResourceSize `json:"resource-size"`
+}
+
+// Has reports whether the optional component c is enabled.
+func (c *Config) Has(comp Component) bool { return slices.Contains(c.Components, comp) }
+
+// UsesPostgreSQL reports whether a bundled PostgreSQL StatefulSet is rendered.
+func (c *Config) UsesPostgreSQL() bool { return c.Database == DatabasePostgreSQL }
+
+// Defaults returns the defaults of a profile, before any user setting.
+// An unknown profile gets the edge defaults; Validate reports the profile.
+func Defaults(p Profile) Config {
+	c := Config{
+		Profile:             p,
+		Namespace:           "home-assistant",
+		Components:          []Component{MQTT, NodeRED, ESPHome},
+		Database:            DatabaseSQLite,
+		ServiceType:         NodePort,
+		NodePort:            30123,
+		StorageClass:        "local-path",
+		Timezone:            "UTC",
+		PodCIDR:             "10.42.0.0/16",
+		BackupSchedule:      "30 3 * * *",
+		BackupRetentionDays: 14,
+		Monitoring:          MonitoringAuto,
+		ResourceSize:        SizeMedium,
+		Volumes: Volumes{
+			Config:      "10Gi",
+			Media:       "20Gi",
+			Share:       "5Gi",
+			Backups:     "10Gi",
+			MQTTData:    "1Gi",
+			NodeRED:     "1Gi",
+			ESPHome:     "5Gi",
+			Zigbee2MQTT: "1Gi",
+			PostgreSQL:  "5Gi",
+		},
+	}
+	switch p {
+	case ProfileBasic:
+		c.ServiceType = ClusterIP
+	case ProfileProduction:
+		c.Database = DatabasePostgreSQL
+		c.ServiceType = LoadBalancer
+		c.ResourceSize = SizeLarge
+	case ProfileExternalDB:
+		c.Database = DatabaseExternal
+	}
+	return c
+}

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// kind is the type a key's value must have.
+type kind int
+
+const (
+	kindString kind = iota
+	kindInt
+	kindBool
+	kindList
+	kindAutoBool // "auto", true or false
+)
+
+func (k kind) String() string {
+	switch k {
+	case kindInt:
+		return "a whole number"
+	case kindBool:
+		return "true or false"
+	case kindList:
+		return "a list of names"
+	case kindAutoBool:
+		return "auto, true or false"
+	}
+	return "a string"
+}
+
+// field is one key of the flags file, one HAKUBE_* variable and one flag.
+type field struct {
+	key     string
+	kind    kind
+	usage   string
+	allowed []string
+	get     func(c *Config) any
+	set     func(c *Config, v any)
+}
+
+func (f *field) envName() string {
+	return "HAKUBE_" + strings.ToUpper(strings.ReplaceAll(f.key, "-", "_"))
+}
+
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func stringField(key, usage string, allowed []string, p func(c *Config) *string) *field {
+	return &field{key: key, kind: kindString, usage: usage, allowed: allowed,
+		get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, v any) { *p(c) = v.(string) }}
+}
+
+func typedField[T ~string](key, usage string, allowed []T, p func(c *Config) *T) *field {
+	return &field{key: key, kind: kindString, usage: usage, allowed: strs(allowed),
+		get: func(c *Config) any { return string(*p(c)) },
+		set: func(c *Config, v any) { *p(c) = T(v.(string)) }}
+}
+
+func intField(key, usage string, p func(c *Config) *int) *field {
+	return &field{key: key, kind: kindInt, usage: usage,
+		get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, v any) { *p(c) = v.(int) }}
+}
+
+func boolField(key, usage string, p func(c *Config) *bool) *field {
+	return &field{key: key, kind: kindBool, usage: usage,
+		get: func(c *Config) any { return *p(c) },
+		set: func(c *Config, v any) { *p(c) = v.(bool) }}
+}
+
+// fields is every setting, in the order help and saved files list them.
+var fields = []*field{
+	typedField("profile", "deployment profile: its defaults apply first", Profiles,
+		func(c *Config) *Profile { return &c.Profile }),
+	stringField("namespace", "namespace for every object", nil,
+		func(c *Config) *string { return &c.Namespace }),
+	{key: "components", kind: kindList, allowed: strs(Components),
+		usage: "sidecars next to Home Assistant (Home Assistant is always installed)",
+		get:   func(c *Config) any { return strs(c.Components) },
+		set: func(c *Config, v any) {
+			c.Components = nil
+			for _, s := range v.([]string) {
+				c.Components = append(c.Components, Component(s))
+			}
+		}},
+	typedField("database", "recorder database", []Database{DatabaseSQLite, DatabasePostgreSQL, DatabaseExternal},
+		func(c *Config) *Database { return &c.Database }),
+	stringField("database-url-file", "file holding the external database URL (never pass the URL itself)", nil,
+		func(c *Config) *string { return &c.DatabaseURLFile }),
+	typedField("service-type", "how Home Assistant is exposed", []ServiceType{NodePort, LoadBalancer, ClusterIP},
+		func(c *Config) *ServiceType { return &c.ServiceType }),
+	intField("node-port", "NodePort for Home Assistant (30000-32767)",
+		func(c *Config) *int { return &c.NodePort }),
+	stringField("ingress-host", "host name for an Ingress in front of Home Assistant", nil,
+		func(c *Config) *string { return &c.IngressHost }),
+	boolField("ingress-tls", "serve the Ingress over TLS (secret homeassistant-tls)",
+		func(c *Config) *bool { return &c.IngressTLS }),
+	stringField("cluster-issuer", "cert-manager ClusterIssuer that signs the Ingress certificate", nil,
+		func(c *Config) *string { return &c.ClusterIssuer }),
+	stringField("storage-class", "StorageClass for every volume", nil,
+		func(c *Config) *string { return &c.StorageClass }),
+	stringField("config-size", "size of the /config volume", nil,
+		func(c *Config) *string { return &c.Volumes.Config }),
+	stringField("media-size", "size of the /media volume", nil,
+		func(c *Config) *string { return &c.Volumes.Media }),
+	stringField("share-size", "size of the /share volume", nil,
+		func(c *Config) *string { return &c.Volumes.Share }),
+	stringField("backups-size", "size of the /backups volume", nil,
+		func(c *Config) *string { return &c.Volumes.Backups }),
+	stringField("mqtt-data-size", "size of Mosquitto's data volume", nil,
+		func(c *Config) *string { return &c.Volumes.MQTTData }),
+	stringField("nodered-data-size", "size of Node-RED's data volume", nil,
+		func(c *Config) *string { return &c.Volumes.NodeRED }),
+	stringField("esphome-data-size", "size of ESPHome's volume (firmware builds need room)", nil,
+		func(c *Config) *string { return &c.Volumes.ESPHome }),
+	stringField("zigbee2mqtt-data-size", "size of Zigbee2MQTT's data volume", nil,
+		func(c *Config) *string { return &c.Volumes.Zigbee2MQTT }),
+	stringField("postgresql-data-size", "size of PostgreSQL's data volume", nil,
+		func(c *Config) *string { return &c.Volumes.PostgreSQL }),
+	stringField("zigbee-device", "Zigbee coordinator: /dev/serial/by-id/… path, or tcp://host:port", nil,
+		func(c *Config) *string { return &c.ZigbeeDevice }),
+	stringField("zigbee-adapter", "Zigbee2MQTT adapter type of the coordinator", ZigbeeAdapters,
+		func(c *Config) *string { return &c.ZigbeeAdapter }),
+	intField("zigbee-baudrate", "serial speed of the coordinator (0: the adapter's default)",
+		func(c *Config) *int { return &c.ZigbeeBaudrate }),
+	boolField("zigbee-rtscts", "hardware flow control on the coordinator's serial port",
+		func(c *Config) *bool { return &c.ZigbeeRTSCTS }),
+	boolField("host-network", "run the pod on the host network (mDNS/SSDP discovery)",
+		func(c *Config) *bool { return &c.HostNetwork }),
+	stringField("node-name", "pin the pod to this node (the one with the radio)", nil,
+		func(c *Config) *string { return &c.NodeName }),
+	stringField("timezone", "IANA time zone, e.g. Europe/Berlin", nil,
+		func(c *Config) *string { return &c.Timezone }),
+	stringField("pod-cidr", "cluster pod CIDR, trusted as proxy by Home Assistant", nil,
+		func(c *Config) *string { return &c.PodCIDR }),
+	stringField("backup-schedule", "cron schedule of the backup job", nil,
+		func(c *Config) *string { return &c.BackupSchedule }),
+	intField("backup-retention-days", "days a backup is kept (1-3650)",
+		func(c *Config) *int { return &c.BackupRetentionDays }),
+	{key: "monitoring", kind: kindAutoBool, allowed: strs([]Monitoring{MonitoringAuto, MonitoringOn, MonitoringOff}),
+		usage: "render a Prometheus ServiceMonitor (auto: when the CRD exists)",
+		get:   func(c *Config) any { return string(c.Monitoring) },
+		set:   func(c *Config, v any) { c.Monitoring = Monitoring(v.(string)) }},
+	typedField("resource-size", "requests and limits for the board", []ResourceSize{SizeSmall, SizeMedium, SizeLarge},
+		func(c *Config) *ResourceSize { return &c.ResourceSize }),
+}
+
+// ZigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).
+var ZigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "ezsp"}
+
+func fieldByKey(key string) *field {
+	for _, f := range fields {
+		if f.key == key {
+			return f
+		}
+	}
+	return nil
+}
+
+// Keys returns every flags-file key in order.
+func Keys() []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = f.key
+	}
+	return out
+}
+
+func (f *field) describe() string {
+	if len(f.allowed) > 0 {
+		return fmt.Sprintf("%s (%s)", f.usage, strings.Join(f.allowed, ", "))
+	}
+	return f.usage
+}

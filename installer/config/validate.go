@@ -1,0 +1,237 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones are checked the same way on every board
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Validate reports every problem of c at once, or nil.
+func (c *Config) Validate() error {
+	if p := validate(c, nil); len(p) > 0 {
+		return &Error{Problems: p}
+	}
+	return nil
+}
+
+// validate checks c; set (may be nil) names where each key came from.
+func validate(c *Config, set Settings) []Problem {
+	var out []Problem
+	add := func(key, format string, args ...any) {
+		src := Source{}
+		if s, ok := set[key]; ok {
+			src = s.src
+		}
+		out = append(out, Problem{Source: src, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	isSet := func(key string) bool { return set != nil && set.IsSet(key) }
+	oneOf := func(key, v string) {
+		f := fieldByKey(key)
+		if !slices.Contains(f.allowed, v) {
+			add(key, "%q is not allowed: use one of %s", v, strings.Join(f.allowed, ", "))
+		}
+	}
+
+	oneOf("profile", string(c.Profile))
+	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+		add("namespace", "%q is not a valid namespace name: %s", c.Namespace, strings.Join(errs, "; "))
+	}
+
+	seen := map[Component]bool{}
+	for _, comp := range c.Components {
+		if !slices.Contains(Components, comp) {
+			add("components", "%q is not a component: use any of %s (Home Assistant is always installed)",
+				comp, strings.Join(strs(Components), ", "))
+			continue
+		}
+		if seen[comp] {
+			add("components", "%q is listed twice", comp)
+		}
+		seen[comp] = true
+	}
+
+	// Database.
+	oneOf("database", string(c.Database))
+	switch {
+	case c.Profile == ProfileExternalDB && c.Database != DatabaseExternal:
+		add("database", "profile external-db needs database: external, not %q: remove database or choose another profile", c.Database)
+	case c.Database == DatabaseExternal && c.DatabaseURLFile == "":
+		add("database-url-file", "database: external needs database-url-file: the path of a root-only file holding the recorder URL (postgresql://… or mysql://…)")
+	case c.Database != DatabaseExternal && c.DatabaseURLFile != "":
+		add("database-url-file", "only used with database: external (now %q): remove it or set database: external", c.Database)
+	}
+
+	// Service and ingress.
+	oneOf("service-type", string(c.ServiceType))
+	if c.NodePort < 30000 || c.NodePort > 32767 {
+		add("node-port", "%d is outside the NodePort range 30000-32767: choose a port in that range", c.NodePort)
+	}
+	if isSet("node-port") && c.ServiceType == ClusterIP {
+		add("node-port", "a ClusterIP service has no node port: remove node-port or set service-type: NodePort")
+	}
+	if c.IngressHost != "" {
+		if errs := validation.IsDNS1123Subdomain(strings.TrimPrefix(c.IngressHost, "*.")); len(errs) > 0 {
+			add("ingress-host", "%q is not a valid host name: use lower-case letters, digits, '-' and '.', like home.example.com", c.IngressHost)
+		}
+	}
+	if c.IngressTLS && c.IngressHost == "" {
+		add("ingress-tls", "TLS needs ingress-host: set the host name the certificate is for, or remove ingress-tls")
+	}
+	if c.ClusterIssuer != "" {
+		if !c.IngressTLS {
+			add("cluster-issuer", "a certificate issuer needs ingress-tls: true and ingress-host")
+		}
+		if errs := validation.IsDNS1123Subdomain(c.ClusterIssuer); len(errs) > 0 {
+			add("cluster-issuer", "%q is not a valid issuer name: %s", c.ClusterIssuer, strings.Join(errs, "; "))
+		}
+	}
+
+	// Storage.
+	if errs := validation.IsDNS1123Subdomain(c.StorageClass); len(errs) > 0 {
+		add("storage-class", "%q is not a valid StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))
+	}
+	for _, v := range []struct{ key, val string }{
+		{"config-size", c.Volumes.Config}, {"media-size", c.Volumes.Media},
+		{"share-size", c.Volumes.Share}, {"backups-size", c.Volumes.Backups},
+		{"mqtt-data-size", c.Volumes.MQTTData}, {"nodered-data-size", c.Volumes.NodeRED},
+		{"esphome-data-size", c.Volumes.ESPHome}, {"zigbee2mqtt-data-size", c.Volumes.Zigbee2MQTT},
+		{"postgresql-data-size", c.Volumes.PostgreSQL},
+	} {
+		q, err := resource.ParseQuantity(v.val)
+		if err != nil {
+			add(v.key, "%q is not a size: write it like 10Gi or 500Mi", v.val)
+			continue
+		}
+		if q.Cmp(resource.MustParse("64Mi")) < 0 {
+			add(v.key, "%s is too small: give at least 64Mi", v.val)
+		}
+	}
+
+	// Zigbee.
+	hasZ2M := c.Has(Zigbee2MQTT)
+	switch {
+	case hasZ2M && c.ZigbeeDevice == "":
+		add("zigbee-device", "zigbee2mqtt needs zigbee-device: the coordinator's /dev/serial/by-id/… path or tcp://host:port (run 'hakube detect' to find it)")
+	case !hasZ2M && c.ZigbeeDevice != "":
+		add("zigbee-device", "set, but zigbee2mqtt is not in components: add it to components or remove zigbee-device")
+	}
+	if c.ZigbeeDevice != "" {
+		if msg := checkZigbeeDevice(c.ZigbeeDevice); msg != "" {
+			add("zigbee-device", "%s", msg)
+		}
+	}
+	if c.ZigbeeAdapter != "" {
+		if c.ZigbeeDevice == "" {
+			add("zigbee-adapter", "set without zigbee-device: give the coordinator's device too, or remove zigbee-adapter")
+		}
+		oneOf("zigbee-adapter", c.ZigbeeAdapter)
+	} else if hasZ2M && c.ZigbeeDevice != "" {
+		add("zigbee-adapter", "Zigbee2MQTT 2.x needs the adapter type (auto was removed): one of %s (run 'hakube detect' to find it)",
+			strings.Join(ZigbeeAdapters, ", "))
+	}
+	if c.ZigbeeBaudrate != 0 && !slices.Contains([]int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}, c.ZigbeeBaudrate) {
+		add("zigbee-baudrate", "%d is not a serial speed: use 38400, 57600, 115200, 230400 or 460800, or 0 for the adapter's default", c.ZigbeeBaudrate)
+	}
+	if hasZ2M && !c.Has(MQTT) && isSet("components") {
+		add("components", "zigbee2mqtt needs mqtt (the broker it publishes to): add mqtt to components")
+	}
+
+	// Node, time, network, backups, monitoring, size.
+	if c.NodeName != "" {
+		if errs := validation.IsDNS1123Subdomain(c.NodeName); len(errs) > 0 {
+			add("node-name", "%q is not a valid node name: %s", c.NodeName, strings.Join(errs, "; "))
+		}
+	}
+	if c.Timezone == "" || c.Timezone == "Local" {
+		add("timezone", "give an IANA time zone such as Europe/Berlin or UTC")
+	} else if _, err := time.LoadLocation(c.Timezone); err != nil {
+		add("timezone", "%q is not a known IANA time zone: use a name such as Europe/Berlin, America/New_York or UTC", c.Timezone)
+	}
+	if _, n, err := net.ParseCIDR(c.PodCIDR); err != nil {
+		add("pod-cidr", "%q is not a CIDR: k3s's default is 10.42.0.0/16", c.PodCIDR)
+	} else if n.String() != c.PodCIDR {
+		add("pod-cidr", "%q has host bits set: did you mean %s?", c.PodCIDR, n)
+	}
+	if msg := checkCron(c.BackupSchedule); msg != "" {
+		add("backup-schedule", "%q %s", c.BackupSchedule, msg)
+	}
+	if c.BackupRetentionDays < 1 || c.BackupRetentionDays > 3650 {
+		add("backup-retention-days", "%d is out of range: keep backups between 1 and 3650 days", c.BackupRetentionDays)
+	}
+	oneOf("monitoring", string(c.Monitoring))
+	oneOf("resource-size", string(c.ResourceSize))
+	return out
+}
+
+var devPathRE = regexp.MustCompile(`^/dev/[A-Za-z0-9._:/+-]+$`)
+
+func checkZigbeeDevice(dev string) string {
+	switch {
+	case strings.HasPrefix(dev, "tcp://"):
+		u, err := url.Parse(dev)
+		if err != nil || u.Hostname() == "" || u.Port() == "" {
+			return fmt.Sprintf("%q is not tcp://host:port (network coordinators listen on 6638 by default)", dev)
+		}
+		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			return fmt.Sprintf("%q has an invalid port", dev)
+		}
+		return ""
+	case strings.HasPrefix(dev, "mdns://"):
+		if strings.TrimPrefix(dev, "mdns://") == "" {
+			return "mdns:// needs the coordinator's name, like mdns://slzb-06"
+		}
+		return ""
+	case devPathRE.MatchString(dev) && !strings.Contains(dev, ".."):
+		return ""
+	}
+	return fmt.Sprintf("%q is not a device: give /dev/serial/by-id/…, /dev/ttyACM0-style paths, or tcp://host:port", dev)
+}
+
+var cronFieldRE = regexp.MustCompile(`^(\*|[0-9]+(-[0-9]+)?)(/[0-9]+)?$`)
+
+// checkCron validates a five-field cron schedule as a CronJob takes it.
+func checkCron(s string) string {
+	switch s {
+	case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+		return ""
+	}
+	parts := strings.Fields(s)
+	if len(parts) != 5 {
+		return "is not a cron schedule: give five fields (minute hour day-of-month month day-of-week), like \"30 3 * * *\", or @daily"
+	}
+	limits := []struct {
+		name     string
+		min, max int
+	}{{"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12}, {"day of week", 0, 7}}
+	for i, p := range parts {
+		for _, item := range strings.Split(p, ",") {
+			m := cronFieldRE.FindStringSubmatch(item)
+			if m == nil {
+				return fmt.Sprintf("has an invalid %s field %q: use numbers, *, ranges a-b, lists a,b and steps /n", limits[i].name, p)
+			}
+			if m[1] == "*" {
+				continue
+			}
+			lo, hi, _ := strings.Cut(m[1], "-")
+			for _, n := range []string{lo, hi} {
+				if n == "" {
+					continue
+				}
+				v, _ := strconv.Atoi(n)
+				if v < limits[i].min || v > limits[i].max {
+					return fmt.Sprintf("has %s %d outside %d-%d", limits[i].name, v, limits[i].min, limits[i].max)
+				}
+			}
+		}
+	}
+	return ""
+}
