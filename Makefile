@@ -26,11 +26,13 @@ bin/hakube-linux-armv7: FORCE
 	GOOS=linux GOARCH=arm GOARM=7 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/hakube
 FORCE:
 
-# Release artifacts: dist/hakube-linux-<arch> and dist/sha256sums.txt.
+# Release artifacts: dist/hakube-linux-<arch>, dist/install.sh and dist/sha256sums.txt (sha256sum
+# format, all of them), uploaded as the assets of one release; install.sh documents the URL layout.
 dist: build
 	rm -rf dist && mkdir -p dist
 	for a in $(ARCHES); do cp bin/hakube-linux-$$a dist/; done
-	cd dist && sha256sum hakube-linux-* > sha256sums.txt
+	cp scripts/install.sh dist/install.sh
+	cd dist && sha256sum hakube-linux-* install.sh > sha256sums.txt
 
 # Everything: unit tests, the real binaries under qemu, install.sh, and the
 # integration tests against a real control plane (scripts/testenv).

@@ -85,15 +85,15 @@ const (
 // Volumes holds the requested size of every persistent volume claim.
 // Sizes are fixed at install time: a claim never changes afterwards.
 type Volumes struct {
-	Config     string `json:"config-size"`
-	Media      string `json:"media-size"`
-	Share      string `json:"share-size"`
-	Backups    string `json:"backups-size"`
-	MQTTData   string `json:"mqtt-data-size"`
-	NodeRED    string `json:"nodered-data-size"`
-	ESPHome    string `json:"esphome-data-size"`
+	Config      string `json:"config-size"`
+	Media       string `json:"media-size"`
+	Share       string `json:"share-size"`
+	Backups     string `json:"backups-size"`
+	MQTTData    string `json:"mqtt-data-size"`
+	NodeRED     string `json:"nodered-data-size"`
+	ESPHome     string `json:"esphome-data-size"`
 	Zigbee2MQTT string `json:"zigbee2mqtt-data-size"`
-	PostgreSQL string `json:"postgresql-data-size"`
+	PostgreSQL  string `json:"postgresql-data-size"`
 }
 
 // Config is everything a user can choose. The zero value is not valid: start
@@ -123,7 +123,18 @@ type Config struct {
 	BackupRetentionDays int          `json:"backup-retention-days"`
 	Monitoring          Monitoring   `json:"monitoring"`
 	ResourceSize        ResourceSize `json:"resource-size"`
+	Arch                Arch         `json:"arch"`
 }
+
+// Arch is the node's CPU architecture, as container images name it.
+type Arch string
+
+// The supported architectures: arm is 32-bit ARMv7 (Raspberry Pi OS 32-bit).
+const (
+	ArchAMD64 Arch = "amd64"
+	ArchARM64 Arch = "arm64"
+	ArchARM   Arch = "arm"
+)
 
 // Has reports whether the optional component c is enabled.
 func (c *Config) Has(comp Component) bool { return slices.Contains(c.Components, comp) }
@@ -148,6 +159,7 @@ func Defaults(p Profile) Config {
 		BackupRetentionDays: 14,
 		Monitoring:          MonitoringAuto,
 		ResourceSize:        SizeMedium,
+		Arch:                ArchAMD64,
 		Volumes: Volumes{
 			Config:      "10Gi",
 			Media:       "20Gi",

@@ -151,6 +151,8 @@ var fields = []*field{
 		set:   func(c *Config, v any) { c.Monitoring = Monitoring(v.(string)) }},
 	typedField("resource-size", "requests and limits for the board", []ResourceSize{SizeSmall, SizeMedium, SizeLarge},
 		func(c *Config) *ResourceSize { return &c.ResourceSize }),
+	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
+		func(c *Config) *Arch { return &c.Arch }),
 }
 
 // ZigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).

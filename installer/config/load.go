@@ -44,8 +44,11 @@ type Problem struct {
 
 func (p Problem) String() string {
 	src := p.Source.String()
-	if p.Key == "" {
+	switch {
+	case p.Key == "" || p.Source.Flag != "" || p.Source.Env != "":
 		return src + ": " + p.Msg
+	case src == "default":
+		return p.Key + ": " + p.Msg
 	}
 	return fmt.Sprintf("%s: %s: %s", src, p.Key, p.Msg)
 }
@@ -194,6 +197,10 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 		if !c.Has(MQTT) {
 			c.Components = append(c.Components, MQTT)
 		}
+	}
+	if c.Arch == ArchARM && !set.IsSet("components") && c.Has(ESPHome) {
+		c.Components = slices.DeleteFunc(c.Components, func(x Component) bool { return x == ESPHome })
+		notes = append(notes, "esphome left out: it publishes no image for 32-bit ARM")
 	}
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true

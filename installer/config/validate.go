@@ -169,6 +169,10 @@ func validate(c *Config, set Settings) []Problem {
 	}
 	oneOf("monitoring", string(c.Monitoring))
 	oneOf("resource-size", string(c.ResourceSize))
+	oneOf("arch", string(c.Arch))
+	if c.Arch == ArchARM && c.Has(ESPHome) && isSet("components") {
+		add("components", "esphome publishes no image for 32-bit ARM (arch arm): remove esphome, or install a 64-bit OS")
+	}
 	return out
 }
 

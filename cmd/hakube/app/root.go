@@ -146,7 +146,7 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 
 	root.AddCommand(
 		newVersionCommand(g),
-		// newRenderCommand(g),
+		newRenderCommand(g),
 	)
 	return root
 }

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hakube/hakube/installer"
+	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/manifests"
+)
+
+type renderOptions struct {
+	configFile string
+	output     string
+}
+
+func newRenderCommand(g *globals) *cobra.Command {
+	o := &renderOptions{}
+	cmd := &cobra.Command{
+		Use:   "render [--config FILE] [--output DIR|-]",
+		Short: "Print or write the manifests install would write",
+		Long: `Render the manifests of the whole stack, exactly as 'hakube install' writes them
+into k3s's auto-deploy directory, without touching the cluster.
+
+With no flags file it renders the edge profile (k3s single node, NodePort 30123,
+SQLite, local-path volumes) adjusted to the hardware found on this machine.
+
+Secrets are never printed: on standard output they are placeholders. With
+--output DIR, the secrets kept in --state-dir by an earlier install are used if
+there are any (files holding Secrets are written 0600), placeholders otherwise.`,
+		Example: `  hakube render                               # the edge default, to stdout
+  hakube render --config site.yaml --output ./out
+  hakube render --profile production --ingress-host home.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRender(cmd, g, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.configFile, "config", "c", envOr(g.environ, "HAKUBE_CONFIG", ""), "flags file (YAML, keys are the long flag names; env HAKUBE_CONFIG)")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "-", "directory to write the files to, or - for standard output")
+	config.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
+	res, err := loadConfig(cmd, g, o.configFile)
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
+	}
+	sec := installer.PlaceholderSecrets()
+	real := false
+	if o.output != "-" {
+		s, err := installer.ReadSecrets(g.stateDir)
+		switch {
+		case err == nil:
+			sec, real = s, true
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission):
+			return err
+		}
+	}
+	if res.Config.Database == config.DatabaseExternal && real {
+		u, err := config.ReadDatabaseURL(res.Config.DatabaseURLFile)
+		if err != nil {
+			return withCode(ExitUsage, err)
+		}
+		sec.DatabaseURL = u
+	}
+	files, err := manifests.Render(&res.Config, sec, manifests.Options{})
+	if err != nil {
+		return err
+	}
+	if o.output == "-" {
+		out := cmd.OutOrStdout()
+		for i, f := range files {
+			if i > 0 {
+				fmt.Fprintln(out, "---")
+			}
+			fmt.Fprintf(out, "# Source: %s\n", f.Name)
+			if _, err := out.Write(f.Content); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
+	}
+	for _, f := range files {
+		perm := os.FileMode(0o644)
+		if f.Sensitive {
+			perm = 0o600
+		}
+		if err := installer.WriteFileAtomic(filepath.Join(o.output, f.Name), f.Content, perm); err != nil {
+			return err
+		}
+	}
+	kind := "placeholder secrets"
+	if real {
+		kind = "the secrets kept in " + g.stateDir
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.output, kind)
+	return nil
+}
+
+// loadConfig merges the flags file, HAKUBE_* environment and flags.
+func loadConfig(cmd *cobra.Command, g *globals, file string) (config.Result, error) {
+	res, err := config.Load(config.Sources{
+		File:    file,
+		Environ: g.environ,
+		Flags:   cmd.Flags(),
+	})
+	if err != nil {
+		return res, withCode(ExitUsage, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,129 @@
+package installer
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/hakube/hakube/manifests"
+)
+
+// SecretsFile is the name of the generated secrets in the state directory.
+const SecretsFile = "secrets.json"
+
+const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// randomString returns n characters from an unambiguous alphabet, drawn
+// without modulo bias.
+func randomString(r io.Reader, n int) (string, error) {
+	out := make([]byte, 0, n)
+	buf := make([]byte, 1)
+	limit := 256 - 256%len(alphabet)
+	for len(out) < n {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		if int(buf[0]) >= limit {
+			continue
+		}
+		out = append(out, alphabet[int(buf[0])%len(alphabet)])
+	}
+	return string(out), nil
+}
+
+// GenerateSecrets makes every credential the stack can need, from r
+// (crypto/rand.Reader in production).
+func GenerateSecrets(r io.Reader) (manifests.Secrets, error) {
+	var s manifests.Secrets
+	var err error
+	str := func(n int) string {
+		if err != nil {
+			return ""
+		}
+		var v string
+		v, err = randomString(r, n)
+		return v
+	}
+	user := func(name string) manifests.MQTTUser {
+		u := manifests.MQTTUser{Username: name, Password: str(32), Salt: make([]byte, 12)}
+		if err == nil {
+			_, err = io.ReadFull(r, u.Salt)
+		}
+		return u
+	}
+	s.MQTTHomeAssistant = user("homeassistant")
+	s.MQTTZigbee2MQTT = user("zigbee2mqtt")
+	s.MQTTNodeRED = user("nodered")
+	s.PostgreSQLPassword = str(32)
+	s.NodeREDPassword = str(20)
+	s.NodeREDCredentialSecret = str(40)
+	s.ESPHomePassword = str(20)
+	s.Zigbee2MQTTAuthToken = str(32)
+	if err == nil {
+		_, err = io.ReadFull(r, s.ZigbeeNetworkKey[:])
+	}
+	if err == nil {
+		_, err = io.ReadFull(r, s.ZigbeeExtPanID[:])
+	}
+	if err == nil {
+		var b [2]byte
+		_, err = io.ReadFull(r, b[:])
+		// Valid PAN IDs are 0x0001-0x3FFE; 0x0000 and 0xFFFF are reserved.
+		s.ZigbeePanID = 1 + binary.BigEndian.Uint16(b[:])%0x3FFE
+	}
+	if err != nil {
+		return manifests.Secrets{}, fmt.Errorf("generate secrets: %w", err)
+	}
+	return s, nil
+}
+
+// LoadOrCreateSecrets returns the secrets kept in stateDir, creating them
+// on first use. Existing secrets are never regenerated: re-running or
+// upgrading never rotates a password or breaks a paired Zigbee network. The
+// file is written 0600 in a 0700 directory.
+func LoadOrCreateSecrets(stateDir string) (manifests.Secrets, bool, error) {
+	path := filepath.Join(stateDir, SecretsFile)
+	s, err := ReadSecrets(stateDir)
+	if err == nil {
+		return s, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return manifests.Secrets{}, false, err
+	}
+	s, err = GenerateSecrets(rand.Reader)
+	if err != nil {
+		return manifests.Secrets{}, false, err
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return manifests.Secrets{}, false, fmt.Errorf("encode secrets: %w", err)
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return manifests.Secrets{}, false, fmt.Errorf("create state directory: %w (run as root, or pass --state-dir)", err)
+	}
+	if err := WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		return manifests.Secrets{}, false, err
+	}
+	return s, true, nil
+}
+
+// ReadSecrets reads the kept secrets; a missing file wraps fs.ErrNotExist.
+func ReadSecrets(stateDir string) (manifests.Secrets, error) {
+	path := filepath.Join(stateDir, SecretsFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return manifests.Secrets{}, fmt.Errorf("read secrets: %w", err)
+	}
+	var s manifests.Secrets
+	if err := json.Unmarshal(data, &s); err != nil {
+		// Never echo the content: it is all secrets.
+		return manifests.Secrets{}, fmt.Errorf("read secrets: %s is damaged (not valid JSON); restore it from a backup: deleting it would rotate every password and break the Zigbee network", path)
+	}
+	return s, nil
+}

@@ -1,0 +1,177 @@
+package manifests
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hakube/hakube/installer/config"
+)
+
+// Resources are one container's requests and memory limit. CPU is requested
+// but never limited: throttling a home automation hub helps nobody.
+type Resources struct {
+	CPU, Memory, MemoryLimit string
+}
+
+func resourcesFor(size config.ResourceSize) map[string]Resources {
+	switch size {
+	case config.SizeSmall:
+		return map[string]Resources{
+			"home-assistant": {"200m", "384Mi", "1Gi"},
+			"mosquitto":      {"10m", "16Mi", "64Mi"},
+			"nodered":        {"25m", "96Mi", "256Mi"},
+			"esphome":        {"50m", "128Mi", "768Mi"},
+			"zigbee2mqtt":    {"25m", "96Mi", "256Mi"},
+			"postgresql":     {"50m", "128Mi", "384Mi"},
+			"helper":         {"10m", "16Mi", "128Mi"},
+		}
+	case config.SizeLarge:
+		return map[string]Resources{
+			"home-assistant": {"1", "1Gi", "4Gi"},
+			"mosquitto":      {"50m", "32Mi", "256Mi"},
+			"nodered":        {"100m", "192Mi", "1Gi"},
+			"esphome":        {"250m", "512Mi", "2Gi"},
+			"zigbee2mqtt":    {"100m", "192Mi", "512Mi"},
+			"postgresql":     {"250m", "512Mi", "2Gi"},
+			"helper":         {"10m", "32Mi", "256Mi"},
+		}
+	}
+	return map[string]Resources{
+		"home-assistant": {"500m", "512Mi", "2Gi"},
+		"mosquitto":      {"25m", "24Mi", "128Mi"},
+		"nodered":        {"50m", "128Mi", "512Mi"},
+		"esphome":        {"100m", "256Mi", "1536Mi"},
+		"zigbee2mqtt":    {"50m", "128Mi", "384Mi"},
+		"postgresql":     {"100m", "256Mi", "1Gi"},
+		"helper":         {"10m", "16Mi", "128Mi"},
+	}
+}
+
+// mosquittoConf is Mosquitto 2's configuration: no anonymous clients on any
+// listener, one password file, persistence on the data volume.
+const mosquittoConf = `# hakube: managed file, rewritten on every install.
+per_listener_settings false
+allow_anonymous false
+password_file /mosquitto/config/passwd
+persistence true
+persistence_location /mosquitto/data/
+log_dest stdout
+log_type error
+log_type warning
+log_type notice
+log_type information
+listener 1883
+protocol mqtt
+listener 9001
+protocol websockets
+`
+
+// zigbee2mqttConfig is the initial configuration.yaml for Zigbee2MQTT 2.x.
+// Zigbee2MQTT rewrites this file itself, so the pod copies it only when none
+// exists; the settings hakube owns are forced by ZIGBEE2MQTT_CONFIG_*
+// variables on every start. Secrets live in secret.yaml.
+func zigbee2mqttConfig(c *config.Config, s *Secrets) string {
+	var b strings.Builder
+	b.WriteString("# hakube: initial Zigbee2MQTT configuration, written once; Zigbee2MQTT keeps it up to date.\n")
+	b.WriteString("version: 5\n")
+	b.WriteString("homeassistant:\n  enabled: true\n")
+	b.WriteString("mqtt:\n  base_topic: zigbee2mqtt\n  server: mqtt://localhost:1883\n  user: zigbee2mqtt\n  password: '!secret.yaml mqtt_password'\n")
+	fmt.Fprintf(&b, "serial:\n  port: %s\n  adapter: %s\n", yamlString(c.ZigbeeDevice), c.ZigbeeAdapter)
+	if c.ZigbeeBaudrate != 0 {
+		fmt.Fprintf(&b, "  baudrate: %d\n", c.ZigbeeBaudrate)
+	}
+	fmt.Fprintf(&b, "  rtscts: %t\n", c.ZigbeeRTSCTS)
+	b.WriteString("frontend:\n  enabled: true\n  port: 8080\n  auth_token: '!secret.yaml auth_token'\n")
+	b.WriteString("advanced:\n  network_key: '!secret.yaml network_key'\n")
+	fmt.Fprintf(&b, "  pan_id: %d\n  ext_pan_id: %s\n", s.ZigbeePanID, byteList(s.ZigbeeExtPanID[:]))
+	b.WriteString("  log_output:\n    - console\n")
+	return b.String()
+}
+
+func zigbee2mqttSecret(s *Secrets) string {
+	var b strings.Builder
+	b.WriteString("# hakube: managed file, rewritten on every start.\n")
+	fmt.Fprintf(&b, "mqtt_password: %s\n", yamlString(s.MQTTZigbee2MQTT.Password))
+	fmt.Fprintf(&b, "auth_token: %s\n", yamlString(s.Zigbee2MQTTAuthToken))
+	fmt.Fprintf(&b, "network_key: %s\n", byteList(s.ZigbeeNetworkKey[:]))
+	return b.String()
+}
+
+// byteList writes bytes as a YAML flow list of numbers, as Zigbee2MQTT wants.
+func byteList(bs []byte) string {
+	parts := make([]string, len(bs))
+	for i, x := range bs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// haPackage is the Home Assistant package hakube owns: rewritten on every
+// start, included from configuration.yaml, never merged into the user's file.
+func haPackage(c *config.Config, monitoring bool) string {
+	var b strings.Builder
+	b.WriteString("# hakube: managed file, rewritten on every start of Home Assistant.\n")
+	b.WriteString("# Put your own settings in configuration.yaml, not here.\n")
+	b.WriteString("http:\n  use_x_forwarded_for: true\n  trusted_proxies:\n")
+	fmt.Fprintf(&b, "    - %s\n    - 127.0.0.1\n    - ::1\n", c.PodCIDR)
+	if c.Database != config.DatabaseSQLite {
+		b.WriteString("recorder:\n  db_url: !secret recorder_db_url\n  db_max_retries: 30\n  db_retry_wait: 10\n")
+	}
+	if monitoring {
+		b.WriteString("prometheus:\n  namespace: hass\n")
+	}
+	return b.String()
+}
+
+// postgresInitSQL runs once, when PostgreSQL initialises an empty volume, as
+// the homeassistant owner the image creates from POSTGRES_USER.
+const postgresInitSQL = `-- hakube: runs once, when the data volume is first initialised.
+-- The homeassistant role and database are created by the image from
+-- POSTGRES_USER/POSTGRES_DB; its password comes from a Secret, never from here.
+REVOKE ALL ON DATABASE homeassistant FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE homeassistant TO homeassistant;
+ALTER DATABASE homeassistant SET timezone TO 'UTC';
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT ALL ON SCHEMA public TO homeassistant;
+`
+
+// nodeREDSettings turns on the admin login. The user name and password come
+// from the environment (a Secret), compared in constant time; Node-RED
+// refuses to start without them rather than run open.
+const nodeREDSettings = `// hakube: managed file, rewritten on every install.
+const crypto = require("crypto");
+
+const adminUser = process.env.NODE_RED_ADMIN_USER || "admin";
+const adminPassword = process.env.NODE_RED_ADMIN_PASSWORD || "";
+if (adminPassword.length < 12) {
+    throw new Error("NODE_RED_ADMIN_PASSWORD is missing or too short: refusing to start without an admin login");
+}
+
+function same(a, b) {
+    const x = crypto.createHash("sha256").update(String(a)).digest();
+    const y = crypto.createHash("sha256").update(String(b)).digest();
+    return crypto.timingSafeEqual(x, y);
+}
+
+module.exports = {
+    uiPort: process.env.PORT || 1880,
+    uiHost: process.env.NODE_RED_UI_HOST || "0.0.0.0",
+    flowFile: "flows.json",
+    credentialSecret: process.env.NODE_RED_CREDENTIAL_SECRET,
+    adminAuth: {
+        type: "credentials",
+        users: function (username) {
+            return Promise.resolve(same(username, adminUser) ? { username: adminUser, permissions: "*" } : null);
+        },
+        authenticate: function (username, password) {
+            const ok = same(username, adminUser) & same(password, adminPassword);
+            return Promise.resolve(ok ? { username: adminUser, permissions: "*" } : null);
+        },
+    },
+    diagnostics: { enabled: false, ui: false },
+    telemetry: { enabled: false },
+    externalModules: { autoInstall: false },
+    editorTheme: { projects: { enabled: false } },
+    logging: { console: { level: "info", metrics: false, audit: false } },
+};
+`

@@ -1,0 +1,93 @@
+package manifests
+
+import (
+	"crypto/pbkdf2"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MQTTUser is one broker account with the salt of its password hash.
+type MQTTUser struct {
+	Username string
+	Password string
+	Salt     []byte // 12 random bytes, kept with the password so the file is stable
+}
+
+// Secrets are every generated credential. They come in from the installer
+// (generated once with crypto/rand and kept forever); Render never makes any.
+// They appear only in Secret objects.
+type Secrets struct {
+	// MQTT accounts: Home Assistant, Zigbee2MQTT and Node-RED each have one.
+	MQTTHomeAssistant MQTTUser
+	MQTTZigbee2MQTT   MQTTUser
+	MQTTNodeRED       MQTTUser
+
+	PostgreSQLPassword string
+
+	NodeREDPassword         string // admin login, user "admin"
+	NodeREDCredentialSecret string // encrypts flow credentials
+
+	ESPHomePassword string // dashboard login, user "admin"
+
+	Zigbee2MQTTAuthToken string   // frontend login
+	ZigbeeNetworkKey     [16]byte // never changes after the network is formed
+	ZigbeePanID          uint16
+	ZigbeeExtPanID       [8]byte
+
+	// DatabaseURL is the recorder URL for database: external, read from
+	// database-url-file.
+	DatabaseURL string
+}
+
+// check reports missing secrets that cfg needs, without revealing values.
+func (s *Secrets) check(needMQTT, needPG, needNodeRED, needESPHome, needZ2M, needExternal bool) error {
+	var missing []string
+	chk := func(ok bool, name string) {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if needMQTT {
+		for _, u := range []MQTTUser{s.MQTTHomeAssistant, s.MQTTZigbee2MQTT, s.MQTTNodeRED} {
+			chk(u.Username != "" && u.Password != "" && len(u.Salt) >= 8, "mqtt user "+u.Username)
+		}
+	}
+	if needPG {
+		chk(s.PostgreSQLPassword != "", "postgresql password")
+	}
+	if needNodeRED {
+		chk(s.NodeREDPassword != "" && s.NodeREDCredentialSecret != "", "node-red password")
+	}
+	if needESPHome {
+		chk(s.ESPHomePassword != "", "esphome password")
+	}
+	if needZ2M {
+		chk(s.Zigbee2MQTTAuthToken != "", "zigbee2mqtt frontend token")
+		chk(s.ZigbeeNetworkKey != [16]byte{}, "zigbee network key")
+		chk(s.ZigbeePanID != 0, "zigbee pan id")
+	}
+	if needExternal {
+		chk(s.DatabaseURL != "", "external database url")
+	}
+	if len(missing) > 0 {
+		return errors.New("missing secrets: " + strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// mosquittoIterations and the key length match mosquitto_passwd's $7$ format.
+const mosquittoIterations = 101
+
+// MosquittoHash returns one password-file line for u in Mosquitto 2's $7$
+// format: PBKDF2-HMAC-SHA512, 101 iterations, 64-byte key, base64 salt and key.
+func MosquittoHash(u MQTTUser) (string, error) {
+	key, err := pbkdf2.Key(sha512.New, u.Password, u.Salt, mosquittoIterations, 64)
+	if err != nil {
+		return "", fmt.Errorf("hash mqtt password: %w", err)
+	}
+	return fmt.Sprintf("%s:$7$%d$%s$%s", u.Username, mosquittoIterations,
+		base64.StdEncoding.EncodeToString(u.Salt), base64.StdEncoding.EncodeToString(key)), nil
+}
