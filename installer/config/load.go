@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -205,10 +206,10 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true
 	}
-	c.Components = sortComponents(c.Components)
 	if problems := validate(&c, set); len(problems) > 0 {
 		return Result{}, &Error{Problems: problems}
 	}
+	c.Components = sortComponents(c.Components)
 	return Result{Config: c, Set: set, Notes: notes}, nil
 }
 
@@ -239,7 +240,9 @@ func ParseFile(name string, data []byte) (Settings, []Problem) {
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return out, nil // only comments
+	} else if err != nil {
 		return nil, []Problem{yamlProblem(fileSrc, err)}
 	}
 	var extra yaml.Node
@@ -522,3 +525,6 @@ func ParseFlags(fs *pflag.FlagSet) (Settings, []Problem) {
 	})
 	return out, problems
 }
+
+// Source tells where the setting came from.
+func (s setting) Source() Source { return s.src }

@@ -26,13 +26,19 @@ func (c *Config) Validate() error {
 // validate checks c; set (may be nil) names where each key came from.
 func validate(c *Config, set Settings) []Problem {
 	var out []Problem
-	add := func(key, format string, args ...any) {
+	// add reports a problem with key; when the user did not set key itself,
+	// the first related key they did set gives the file and line.
+	addRel := func(key string, related []string, format string, args ...any) {
 		src := Source{}
-		if s, ok := set[key]; ok {
-			src = s.src
+		for _, k := range append([]string{key}, related...) {
+			if s, ok := set[k]; ok {
+				src = s.src
+				break
+			}
 		}
 		out = append(out, Problem{Source: src, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
+	add := func(key, format string, args ...any) { addRel(key, nil, format, args...) }
 	isSet := func(key string) bool { return set != nil && set.IsSet(key) }
 	oneOf := func(key, v string) {
 		f := fieldByKey(key)
@@ -65,7 +71,7 @@ func validate(c *Config, set Settings) []Problem {
 	case c.Profile == ProfileExternalDB && c.Database != DatabaseExternal:
 		add("database", "profile external-db needs database: external, not %q: remove database or choose another profile", c.Database)
 	case c.Database == DatabaseExternal && c.DatabaseURLFile == "":
-		add("database-url-file", "database: external needs database-url-file: the path of a root-only file holding the recorder URL (postgresql://… or mysql://…)")
+		addRel("database-url-file", []string{"database", "profile"}, "database: external needs database-url-file: the path of a root-only file holding the recorder URL (postgresql://… or mysql://…)")
 	case c.Database != DatabaseExternal && c.DatabaseURLFile != "":
 		add("database-url-file", "only used with database: external (now %q): remove it or set database: external", c.Database)
 	}
@@ -120,7 +126,7 @@ func validate(c *Config, set Settings) []Problem {
 	hasZ2M := c.Has(Zigbee2MQTT)
 	switch {
 	case hasZ2M && c.ZigbeeDevice == "":
-		add("zigbee-device", "zigbee2mqtt needs zigbee-device: the coordinator's /dev/serial/by-id/… path or tcp://host:port (run 'hakube detect' to find it)")
+		addRel("zigbee-device", []string{"components"}, "zigbee2mqtt needs zigbee-device: the coordinator's /dev/serial/by-id/… path or tcp://host:port (run 'hakube detect' to find it)")
 	case !hasZ2M && c.ZigbeeDevice != "":
 		add("zigbee-device", "set, but zigbee2mqtt is not in components: add it to components or remove zigbee-device")
 	}
@@ -135,7 +141,7 @@ func validate(c *Config, set Settings) []Problem {
 		}
 		oneOf("zigbee-adapter", c.ZigbeeAdapter)
 	} else if hasZ2M && c.ZigbeeDevice != "" {
-		add("zigbee-adapter", "Zigbee2MQTT 2.x needs the adapter type (auto was removed): one of %s (run 'hakube detect' to find it)",
+		addRel("zigbee-adapter", []string{"zigbee-device"}, "Zigbee2MQTT 2.x needs the adapter type (auto was removed): one of %s (run 'hakube detect' to find it)",
 			strings.Join(ZigbeeAdapters, ", "))
 	}
 	if c.ZigbeeBaudrate != 0 && !slices.Contains([]int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}, c.ZigbeeBaudrate) {
@@ -171,7 +177,7 @@ func validate(c *Config, set Settings) []Problem {
 	oneOf("resource-size", string(c.ResourceSize))
 	oneOf("arch", string(c.Arch))
 	if c.Arch == ArchARM && c.Has(ESPHome) && isSet("components") {
-		add("components", "esphome publishes no image for 32-bit ARM (arch arm): remove esphome, or install a 64-bit OS")
+		addRel("components", nil, "esphome publishes no image for 32-bit ARM (arch arm): remove esphome, or install a 64-bit OS")
 	}
 	return out
 }
