@@ -7,9 +7,15 @@ src=${HAKUBE_SEED_DIR:-/hakube}
 secrets=${HAKUBE_SEED_SECRETS_DIR:-/hakube-secrets}
 pkg="$cfg/packages/hakube"
 mkdir -p "$pkg"
-cp "$src/hakube.yaml" "$pkg/hakube.yaml.new" && mv "$pkg/hakube.yaml.new" "$pkg/hakube.yaml"
+# One command per line: set -e does not stop on a failure inside a && list.
+cp "$src/hakube.yaml" "$pkg/hakube.yaml.new"
+mv -f "$pkg/hakube.yaml.new" "$pkg/hakube.yaml"
 if [ -f "$secrets/secrets.yaml" ]; then
-  (umask 077 && cp "$secrets/secrets.yaml" "$pkg/secrets.yaml.new") && mv "$pkg/secrets.yaml.new" "$pkg/secrets.yaml"
+  # 0600 whatever the mode of the mounted Secret (0400) or of a leftover file.
+  rm -f "$pkg/secrets.yaml.new"
+  (umask 077; cp "$secrets/secrets.yaml" "$pkg/secrets.yaml.new")
+  chmod 600 "$pkg/secrets.yaml.new"
+  mv -f "$pkg/secrets.yaml.new" "$pkg/secrets.yaml"
 else
   rm -f "$pkg/secrets.yaml"
 fi
