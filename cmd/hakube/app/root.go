@@ -146,7 +146,12 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 
 	root.AddCommand(
 		newVersionCommand(g),
+		newDetectCommand(g),
 		newRenderCommand(g),
+		newInstallCommand(g, s),
+		newStatusCommand(g),
+		newUpgradeCommand(g),
+		newUninstallCommand(g, s),
 	)
 	return root
 }

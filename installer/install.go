@@ -1,0 +1,232 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/manifests"
+)
+
+// Errors a caller branches on (the CLI maps them to exit codes).
+var (
+	ErrPreflight = errors.New("the host is not ready")
+	ErrRejected  = errors.New("k3s rejected a manifest")
+	ErrTimeout   = errors.New("timed out")
+)
+
+// ConfigFile is the saved effective configuration in the state directory.
+const ConfigFile = "config.yaml"
+
+// Installer writes the stack into k3s and follows it until Ready.
+type Installer struct {
+	// DataDir is k3s's data directory.
+	DataDir string
+	// StateDir keeps the saved configuration and the secrets (root-only).
+	StateDir string
+	// Clients talk to the cluster; nil when the API is not reachable (k3s
+	// installed but not running): files are written and apply later.
+	Clients *Clients
+	// Report receives progress events.
+	Report Reporter
+	// Timeout bounds the wait for Ready; NoWait skips it.
+	Timeout time.Duration
+	NoWait  bool
+}
+
+// Result is what an install did.
+type Result struct {
+	Files         WriteResult `json:"files"`
+	SecretsNew    bool        `json:"secrets_generated"`
+	SecretsPath   string      `json:"secrets_path"`
+	ConfigPath    string      `json:"config_path"`
+	ManifestsDir  string      `json:"manifests_dir"`
+	Waited        bool        `json:"waited"`
+	Applied       bool        `json:"applied"`
+	URL           string      `json:"url,omitempty"`
+	Notes         []string    `json:"notes,omitempty"`
+	MQTTUsername  string      `json:"mqtt_username,omitempty"`
+	DurationMilli int64       `json:"duration_ms"`
+}
+
+// SavedConfig reads the effective configuration of an earlier install.
+func SavedConfig(stateDir string) (config.Config, error) {
+	path := filepath.Join(stateDir, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return config.Config{}, fmt.Errorf("read saved configuration: %w", err)
+	}
+	return config.Unmarshal(path, data)
+}
+
+// Install renders cfg with the kept secrets, writes the manifests and,
+// unless NoWait, waits until every Addon is applied and every pod Ready.
+func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, error) {
+	start := time.Now()
+	res := &Result{ManifestsDir: ManifestsDir(in.DataDir), SecretsPath: filepath.Join(in.StateDir, SecretsFile),
+		ConfigPath: filepath.Join(in.StateDir, ConfigFile)}
+	rep := in.Report
+
+	sec, created, err := LoadOrCreateSecrets(in.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	res.SecretsNew = created
+	if created {
+		rep.emit(LevelInfo, "secrets", "", "generated new credentials in "+res.SecretsPath+" (0600, kept for every later run)", "")
+	} else {
+		rep.emit(LevelInfo, "secrets", "", "reusing the credentials kept in "+res.SecretsPath, "")
+	}
+	if cfg.Database == config.DatabaseExternal {
+		if sec.DatabaseURL, err = config.ReadDatabaseURL(cfg.DatabaseURLFile); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+		}
+	}
+
+	opts := manifests.Options{}
+	if in.Clients != nil {
+		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
+		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
+			return nil, fmt.Errorf("%w: monitoring: true needs the Prometheus operator (ServiceMonitor CRD), which this cluster lacks: install it, or set monitoring: auto", ErrPreflight)
+		}
+		if err := in.checkNodePort(ctx, &cfg); err != nil {
+			return nil, err
+		}
+	}
+	files, err := manifests.Render(&cfg, sec, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	wr, err := WriteManifests(res.ManifestsDir, files)
+	if err != nil {
+		return nil, err
+	}
+	res.Files = wr
+	rep.emit(LevelInfo, "write", "", fmt.Sprintf("%d files written, %d unchanged, %d removed in %s",
+		len(wr.Written), len(wr.Unchanged), len(wr.Removed), res.ManifestsDir), "")
+	if err := os.MkdirAll(in.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	if err := WriteFileAtomic(res.ConfigPath, cfg.Marshal(), 0o600); err != nil {
+		return nil, err
+	}
+
+	if in.Clients == nil {
+		res.Notes = append(res.Notes, "k3s is not running: the manifests apply when it starts (systemctl start k3s), then run 'hakube status'")
+		rep.emit(LevelWarning, "apply", "", "k3s is not running: the manifests apply as soon as it starts", "start it with 'systemctl start k3s', then run 'hakube status'")
+		res.DurationMilli = time.Since(start).Milliseconds()
+		return res, nil
+	}
+	if len(wr.Removed) > 0 {
+		if err := in.deleteRemoved(ctx, &cfg, wr.Removed); err != nil {
+			return nil, err
+		}
+	}
+	if in.NoWait {
+		rep.emit(LevelInfo, "apply", "", "not waiting (--no-wait): k3s applies the files within 15 seconds; follow with 'hakube status'", "")
+		res.DurationMilli = time.Since(start).Milliseconds()
+		return res, nil
+	}
+	if err := Wait(ctx, in.Clients, in.Report, &cfg, files, in.Timeout); err != nil {
+		return nil, err
+	}
+	res.Waited, res.Applied = true, true
+	res.URL = in.url(ctx, &cfg)
+	res.MQTTUsername = sec.MQTTHomeAssistant.Username
+	res.DurationMilli = time.Since(start).Milliseconds()
+	rep.emit(LevelDone, "done", "", "Home Assistant is ready at "+res.URL, "")
+	return res, nil
+}
+
+// Wait follows k3s until every file's Addon carries the file's checksum and
+// every StatefulSet of cfg is rolled out and Ready. A Warning event from k3s
+// on one of the files fails with ErrRejected and k3s's message.
+func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, files []manifests.File, timeout time.Duration) error {
+	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}}
+	for _, f := range files {
+		w.addons[AddonName(f.Name)] = Sum(f.Content)
+	}
+	w.statefulsets = []string{"home-assistant"}
+	if cfg.UsesPostgreSQL() {
+		w.statefulsets = append(w.statefulsets, "home-assistant-postgresql")
+	}
+	return w.run(ctx)
+}
+
+// AddonName is the Addon k3s creates for a manifest file.
+func AddonName(file string) string {
+	stem, _, _ := strings.Cut(file, ".")
+	return stem
+}
+
+// checkNodePort fails when another Service already holds our NodePort.
+func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) error {
+	if cfg.ServiceType != config.NodePort {
+		return nil
+	}
+	svcs, err := in.Clients.Kube.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("list services: %w", err)
+	}
+	for _, s := range svcs.Items {
+		if s.Namespace == cfg.Namespace && s.Name == "home-assistant" {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if int(p.NodePort) == cfg.NodePort {
+				return fmt.Errorf("%w: NodePort %d is taken by service %s/%s: choose another with --node-port (30000-32767)",
+					ErrPreflight, cfg.NodePort, s.Namespace, s.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// url is where the user opens Home Assistant.
+func (in *Installer) url(ctx context.Context, cfg *config.Config) string {
+	if cfg.IngressHost != "" {
+		scheme := "http"
+		if cfg.IngressTLS {
+			scheme = "https"
+		}
+		return scheme + "://" + cfg.IngressHost
+	}
+	switch cfg.ServiceType {
+	case config.NodePort:
+		return fmt.Sprintf("http://%s:%d", nodeIP(ctx, in.Clients), cfg.NodePort)
+	case config.LoadBalancer:
+		svc, err := in.Clients.Kube.CoreV1().Services(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
+		if err == nil {
+			for _, ing := range svc.Status.LoadBalancer.Ingress {
+				if ing.IP != "" {
+					return "http://" + ing.IP + ":8123"
+				}
+			}
+		}
+		return "http://<load-balancer-ip>:8123"
+	}
+	return fmt.Sprintf("kubectl -n %s port-forward svc/home-assistant 8123:8123, then http://localhost:8123", cfg.Namespace)
+}
+
+func nodeIP(ctx context.Context, c *Clients) string {
+	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, n := range nodes.Items {
+			for _, a := range n.Status.Addresses {
+				if a.Type == corev1.NodeInternalIP {
+					return a.Address
+				}
+			}
+		}
+	}
+	return "<node-ip>"
+}

@@ -1,0 +1,272 @@
+package installer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/manifests"
+)
+
+// OurLabels select every object hakube installs.
+const OurLabels = "app.kubernetes.io/part-of=hakube,app.kubernetes.io/managed-by=hakube"
+
+// UninstallResult counts what was removed.
+type UninstallResult struct {
+	FilesRemoved   []string `json:"files_removed"`
+	AddonsRemoved  []string `json:"addons_removed"`
+	ObjectsDeleted []string `json:"objects_deleted"`
+	VolumesKept    []string `json:"volumes_kept,omitempty"`
+}
+
+// Uninstall removes our manifest files first (so k3s cannot re-create
+// anything), then our Addons and every object with our labels. k3s does not
+// delete resources when a file disappears, so this is the only way they go.
+// Volumes (PVCs) and the namespace are kept unless purge.
+func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool) (*UninstallResult, error) {
+	res := &UninstallResult{}
+	dir := ManifestsDir(in.DataDir)
+	for _, name := range manifests.FileNames() {
+		err := os.Remove(filepath.Join(dir, name))
+		switch {
+		case err == nil:
+			res.FilesRemoved = append(res.FilesRemoved, name)
+		case !errors.Is(err, fs.ErrNotExist):
+			return res, fmt.Errorf("remove %s: %w", name, describeWriteErr(err))
+		}
+	}
+	in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("removed %d manifest files from %s", len(res.FilesRemoved), dir), "")
+	if in.Clients == nil {
+		return res, fmt.Errorf("%w: the files are removed, but k3s is not running, so the objects stay: start k3s and run uninstall again", ErrPreflight)
+	}
+	c := in.Clients
+	addons, err := c.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return res, fmt.Errorf("list addons: %w", err)
+	}
+	for _, a := range addons.Items {
+		if !strings.HasPrefix(a.Name, manifests.FilePrefix) {
+			continue
+		}
+		if err := c.K3s.K3sV1().Addons("kube-system").Delete(ctx, a.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return res, fmt.Errorf("delete addon %s: %w", a.Name, err)
+		}
+		res.AddonsRemoved = append(res.AddonsRemoved, a.Name)
+	}
+	deleted, err := deleteOurObjects(ctx, c, namespace, "", purge)
+	res.ObjectsDeleted = deleted
+	if err != nil {
+		return res, err
+	}
+	if !purge {
+		pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{LabelSelector: OurLabels})
+		if err == nil {
+			for _, p := range pvcs.Items {
+				res.VolumesKept = append(res.VolumesKept, p.Name)
+			}
+		}
+	}
+	if err := waitGone(ctx, c, namespace, purge); err != nil {
+		return res, err
+	}
+	in.Report.emit(LevelDone, "uninstall", "", fmt.Sprintf("deleted %d objects; kept %d volumes", len(res.ObjectsDeleted), len(res.VolumesKept)), "")
+	return res, nil
+}
+
+// deleteOurObjects deletes objects with our labels in namespace; component,
+// when set, narrows to one component (a component turned off). PVCs and the
+// namespace go only with purge.
+func deleteOurObjects(ctx context.Context, c *Clients, namespace, component string, purge bool) ([]string, error) {
+	sel := OurLabels
+	if component != "" {
+		sel += ",app.kubernetes.io/component=" + component
+	}
+	lo := metav1.ListOptions{LabelSelector: sel}
+	bg := metav1.DeletePropagationBackground
+	do := metav1.DeleteOptions{PropagationPolicy: &bg}
+	var deleted []string
+	type kind struct {
+		name string
+		list func() ([]string, error)
+		del  func(name string) error
+	}
+	core, apps, batch, net := c.Kube.CoreV1(), c.Kube.AppsV1(), c.Kube.BatchV1(), c.Kube.NetworkingV1()
+	names := func(n int, get func(int) string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = get(i)
+		}
+		return out
+	}
+	kinds := []kind{
+		{"statefulset", func() ([]string, error) {
+			l, err := apps.StatefulSets(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return apps.StatefulSets(namespace).Delete(ctx, n, do) }},
+		{"cronjob", func() ([]string, error) {
+			l, err := batch.CronJobs(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return batch.CronJobs(namespace).Delete(ctx, n, do) }},
+		{"job", func() ([]string, error) {
+			l, err := batch.Jobs(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return batch.Jobs(namespace).Delete(ctx, n, do) }},
+		{"ingress", func() ([]string, error) {
+			l, err := net.Ingresses(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return net.Ingresses(namespace).Delete(ctx, n, do) }},
+		{"service", func() ([]string, error) {
+			l, err := core.Services(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return core.Services(namespace).Delete(ctx, n, do) }},
+		{"configmap", func() ([]string, error) {
+			l, err := core.ConfigMaps(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return core.ConfigMaps(namespace).Delete(ctx, n, do) }},
+		{"secret", func() ([]string, error) {
+			l, err := core.Secrets(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return core.Secrets(namespace).Delete(ctx, n, do) }},
+	}
+	if purge {
+		kinds = append(kinds, kind{"persistentvolumeclaim", func() ([]string, error) {
+			l, err := core.PersistentVolumeClaims(namespace).List(ctx, lo)
+			if err != nil {
+				return nil, err
+			}
+			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
+		}, func(n string) error { return core.PersistentVolumeClaims(namespace).Delete(ctx, n, do) }})
+	}
+	for _, k := range kinds {
+		list, err := k.list()
+		if err != nil {
+			return deleted, fmt.Errorf("list %ss: %w", k.name, err)
+		}
+		for _, n := range list {
+			if err := k.del(n); err != nil && !apierrors.IsNotFound(err) {
+				return deleted, fmt.Errorf("delete %s %s: %w", k.name, n, err)
+			}
+			deleted = append(deleted, k.name+"/"+n)
+		}
+	}
+	// The ServiceMonitor, when the Prometheus operator serves the kind.
+	if c.HasServiceMonitorCRD() {
+		path := fmt.Sprintf("/apis/monitoring.coreos.com/v1/namespaces/%s/servicemonitors/home-assistant", namespace)
+		if component == "" || component == "monitoring" {
+			err := c.Kube.Discovery().RESTClient().Delete().AbsPath(path).Do(ctx).Error()
+			if err == nil {
+				deleted = append(deleted, "servicemonitor/home-assistant")
+			} else if !apierrors.IsNotFound(err) {
+				return deleted, fmt.Errorf("delete servicemonitor: %w", err)
+			}
+		}
+	}
+	if purge && component == "" {
+		ns, err := core.Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		if err == nil && ns.Labels["app.kubernetes.io/part-of"] == "hakube" {
+			if err := core.Namespaces().Delete(ctx, namespace, do); err != nil && !apierrors.IsNotFound(err) {
+				return deleted, fmt.Errorf("delete namespace: %w", err)
+			}
+			deleted = append(deleted, "namespace/"+namespace)
+		}
+	}
+	return deleted, nil
+}
+
+// waitGone waits (bounded) until our pods are gone, and with purge our
+// volumes, so that "uninstalled" means it.
+func waitGone(ctx context.Context, c *Clients, namespace string, purge bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("list pods: %w", err)
+		}
+		left := 0
+		if pods != nil {
+			left = len(pods.Items)
+		}
+		if purge {
+			pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{LabelSelector: OurLabels})
+			if err == nil {
+				left += len(pvcs.Items)
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		w, err := c.Kube.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube", ResourceVersion: pods.ResourceVersion})
+		if err == nil {
+			select {
+			case <-w.ResultChan():
+			case <-time.After(2 * time.Second): // PVC finalizers are not pod events
+			case <-ctx.Done():
+			}
+			w.Stop()
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %d objects are still terminating; they go by themselves, check with 'kubectl get all -n %s'", ErrTimeout, left, namespace)
+		}
+	}
+}
+
+// deleteRemoved deletes the objects of components whose files were
+// removed, keeping their volumes.
+func (in *Installer) deleteRemoved(ctx context.Context, cfg *config.Config, removed []string) error {
+	comp := map[string]string{
+		"hakube-10-mqtt.yaml": "mqtt", "hakube-10-nodered.yaml": "nodered", "hakube-10-esphome.yaml": "esphome",
+		"hakube-10-zigbee2mqtt.yaml": "zigbee2mqtt", "hakube-20-postgresql.yaml": "database",
+		"hakube-50-monitoring.yaml": "monitoring",
+	}
+	for _, f := range removed {
+		if err := in.Clients.K3s.K3sV1().Addons("kube-system").Delete(ctx, AddonName(f), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete addon %s: %w", AddonName(f), err)
+		}
+		if f == "hakube-40-ingress.yaml" {
+			err := in.Clients.Kube.NetworkingV1().Ingresses(cfg.Namespace).Delete(ctx, "home-assistant", metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete ingress: %w", err)
+			}
+			continue
+		}
+		if c, ok := comp[f]; ok {
+			deleted, err := deleteOurObjects(ctx, in.Clients, cfg.Namespace, c, false)
+			if err != nil {
+				return err
+			}
+			in.Report.emit(LevelInfo, "write", c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,330 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	k3sv1 "github.com/k3s-io/api/k3s.cattle.io/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// addonFailures are the Warning reasons k3s's deploy controller records on
+// an Addon when a manifest cannot be applied.
+var addonFailures = map[string]bool{
+	"ReadManifestFailed": true, "ParseManifestFailed": true,
+	"ValidateManifestFailed": true, "ApplyManifestFailed": true,
+}
+
+// waiter follows k3s with watches: Addon checksums, Addon Warning events,
+// then StatefulSet rollouts and pod readiness.
+type waiter struct {
+	c            *Clients
+	rep          Reporter
+	ns           string
+	timeout      time.Duration
+	addons       map[string]string // Addon name → sha256 of our file
+	statefulsets []string
+
+	applied   bool
+	advice    map[string]string // last advice per pod/container, to say it once
+	lastState string
+}
+
+// run returns nil when everything is Ready, ErrRejected when k3s refused a
+// file, ErrTimeout when the timeout passed. Progress comes from watches that
+// live for the whole wait (re-established if the API server goes away);
+// every change re-reads the state.
+func (w *waiter) run(ctx context.Context) error {
+	if w.timeout <= 0 {
+		w.timeout = 15 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	defer cancel()
+	w.advice = map[string]string{}
+	w.rep.emit(LevelWait, "apply", "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
+
+	kick := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	rejected := make(chan error, 1)
+	// Events that exist already belong to earlier runs: watch from now.
+	go w.follow(ctx, "events", func(rv string) (watch.Interface, error) {
+		return w.c.Kube.CoreV1().Events("kube-system").Watch(ctx, metav1.ListOptions{
+			FieldSelector: "involvedObject.kind=Addon", ResourceVersion: rv})
+	}, func() (string, error) {
+		l, err := w.c.Kube.CoreV1().Events("kube-system").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Addon", Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		return l.ResourceVersion, nil
+	}, func(e watch.Event) {
+		if err := w.onEvent(e); err != nil {
+			select {
+			case rejected <- err:
+			default:
+			}
+		}
+		poke()
+	})
+	go w.follow(ctx, "addons", func(string) (watch.Interface, error) {
+		return w.c.K3s.K3sV1().Addons("kube-system").Watch(ctx, metav1.ListOptions{})
+	}, nil, func(watch.Event) { poke() })
+	go w.follow(ctx, "statefulsets", func(string) (watch.Interface, error) {
+		return w.c.Kube.AppsV1().StatefulSets(w.ns).Watch(ctx, metav1.ListOptions{})
+	}, nil, func(watch.Event) { poke() })
+	go w.follow(ctx, "pods", func(string) (watch.Interface, error) {
+		return w.c.Kube.CoreV1().Pods(w.ns).Watch(ctx, metav1.ListOptions{})
+	}, nil, func(watch.Event) { poke() })
+
+	var lastErr error
+	for {
+		done, err := w.evaluate(ctx)
+		switch {
+		case err == nil && done:
+			return nil
+		case err != nil && ctx.Err() == nil:
+			if lastErr == nil {
+				w.rep.emit(LevelWarning, "wait", "", "cannot reach the API server: "+shortErr(err)+"; retrying", "check k3s with 'systemctl status k3s'")
+			}
+			lastErr = err
+		case err == nil:
+			lastErr = nil
+		}
+		var retry <-chan time.Time
+		if lastErr != nil {
+			retry = time.After(time.Second) // the API is down: no watch can tell us it is back
+		}
+		select {
+		case <-ctx.Done():
+			select {
+			case err := <-rejected:
+				return err
+			default:
+			}
+			if lastErr != nil {
+				return w.apiErr(lastErr)
+			}
+			return w.timeoutErr()
+		case err := <-rejected:
+			return err
+		case <-kick:
+		case <-retry:
+		}
+	}
+}
+
+// follow keeps one watch open until ctx ends, re-establishing it when it
+// closes or fails. list, when set, gives the resourceVersion to start from
+// (so that only new objects count) and is called again after a gap.
+func (w *waiter) follow(ctx context.Context, what string, open func(rv string) (watch.Interface, error), list func() (string, error), handle func(watch.Event)) {
+	rv := ""
+	for ctx.Err() == nil {
+		if list != nil && rv == "" {
+			var err error
+			if rv, err = list(); err != nil {
+				sleepCtx(ctx, time.Second)
+				continue
+			}
+		}
+		wi, err := open(rv)
+		if err != nil {
+			if list != nil {
+				rv = ""
+			}
+			sleepCtx(ctx, time.Second)
+			continue
+		}
+		for e := range wi.ResultChan() {
+			if e.Type == watch.Error {
+				rv = "" // too old or broken: start again from now
+				break
+			}
+			if m, ok := e.Object.(metav1.Object); ok && list != nil {
+				rv = m.GetResourceVersion()
+			}
+			handle(e)
+		}
+		wi.Stop()
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+func shortErr(err error) string {
+	if err == nil {
+		return "no answer"
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func (w *waiter) apiErr(err error) error {
+	return fmt.Errorf("%w: the API server stopped answering (%s); the manifests are written: run the same command again once k3s is up to continue", ErrTimeout, shortErr(err))
+}
+
+func (w *waiter) timeoutErr() error {
+	var b strings.Builder
+	for _, a := range sortedValues(w.advice) {
+		b.WriteString("\n  " + a)
+	}
+	return fmt.Errorf("%w after %s: %s%s\nthe manifests stay in place: 'hakube status' shows progress, and running install again continues",
+		ErrTimeout, w.timeout, w.lastState, b.String())
+}
+
+func sortedValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// onEvent fails on a Warning from k3s about one of our Addons.
+func (w *waiter) onEvent(e watch.Event) error {
+	event, ok := e.Object.(*corev1.Event)
+	if !ok || e.Type == watch.Deleted {
+		return nil
+	}
+	if _, ours := w.addons[event.InvolvedObject.Name]; !ours {
+		return nil
+	}
+	if event.Type == corev1.EventTypeWarning && addonFailures[event.Reason] {
+		return fmt.Errorf("%w: %s: %s: %s\nfix the cause and run install again; the previous objects are still running",
+			ErrRejected, event.InvolvedObject.Name+".yaml", event.Reason, event.Message)
+	}
+	return nil
+}
+
+// evaluate reads the current state and says whether everything is done.
+func (w *waiter) evaluate(ctx context.Context) (bool, error) {
+	if !w.applied {
+		list, err := w.c.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		byName := map[string]k3sv1.Addon{}
+		for _, a := range list.Items {
+			byName[a.Name] = a
+		}
+		var pending []string
+		for name, sum := range w.addons {
+			if a, ok := byName[name]; !ok || a.Spec.Checksum != sum {
+				pending = append(pending, name)
+			}
+		}
+		if len(pending) > 0 {
+			sort.Strings(pending)
+			w.lastState = "k3s has not applied " + strings.Join(pending, ", ") + " yet"
+			return false, nil
+		}
+		w.applied = true
+		w.rep.emit(LevelDone, "apply", "", fmt.Sprintf("k3s applied all %d files", len(w.addons)), "")
+		w.rep.emit(LevelWait, "rollout", "", "waiting for the pods to become Ready", "")
+	}
+	ready := true
+	var states []string
+	for _, name := range w.statefulsets {
+		ss, err := w.c.Kube.AppsV1().StatefulSets(w.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if ok, state := rolledOut(ss); !ok {
+			ready = false
+			states = append(states, name+": "+state)
+		}
+	}
+	pods, err := w.c.Kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+	if err != nil {
+		return false, err
+	}
+	for i := range pods.Items {
+		w.adviseOn(&pods.Items[i])
+	}
+	if !ready {
+		w.lastState = strings.Join(states, "; ")
+		return false, nil
+	}
+	return true, nil
+}
+
+// rolledOut is kubectl rollout status for a StatefulSet.
+func rolledOut(ss *appsv1.StatefulSet) (bool, string) {
+	want := int32(1)
+	if ss.Spec.Replicas != nil {
+		want = *ss.Spec.Replicas
+	}
+	st := ss.Status
+	switch {
+	case st.ObservedGeneration < ss.Generation:
+		return false, "update not yet seen by the controller"
+	case st.UpdatedReplicas < want:
+		return false, fmt.Sprintf("%d of %d pods updated", st.UpdatedReplicas, want)
+	case st.ReadyReplicas < want:
+		return false, fmt.Sprintf("%d of %d pods ready", st.ReadyReplicas, want)
+	case st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision:
+		return false, "rolling out the new revision"
+	}
+	return true, "ready"
+}
+
+// adviseOn turns a pod's waiting reasons into advice, said once each.
+func (w *waiter) adviseOn(p *corev1.Pod) {
+	say := func(key, msg, advice string) {
+		if w.advice[key] == msg {
+			return
+		}
+		w.advice[key] = msg
+		w.rep.emit(LevelWarning, "rollout", key, msg, advice)
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
+			advice := "check node resources and volumes: 'kubectl describe pod -n " + p.Namespace + " " + p.Name + "'"
+			if strings.Contains(c.Message, "persistentvolumeclaim") || strings.Contains(c.Message, "PersistentVolumeClaim") {
+				advice = "a volume cannot be bound: is the StorageClass right (storage-class) and the local-path provisioner running?"
+			}
+			say(p.Name, "cannot be scheduled: "+c.Message, advice)
+		}
+	}
+	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, cs := range statuses {
+		key := p.Name + "/" + cs.Name
+		if cs.State.Waiting == nil {
+			continue
+		}
+		wt := cs.State.Waiting
+		switch wt.Reason {
+		case "ImagePullBackOff", "ErrImagePull":
+			say(key, "cannot pull "+cs.Image+": "+wt.Message, "check the node's internet access and DNS; on a slow link this resolves itself")
+		case "CrashLoopBackOff":
+			say(key, fmt.Sprintf("keeps crashing (%d restarts)", cs.RestartCount),
+				"see why: 'kubectl logs -n "+p.Namespace+" "+p.Name+" -c "+cs.Name+" --previous'")
+		case "CreateContainerConfigError", "CreateContainerError":
+			say(key, "cannot start: "+wt.Message, "a Secret or ConfigMap is missing or wrong: run install again")
+		case "ContainerCreating", "PodInitializing":
+			// normal
+		default:
+			if strings.Contains(wt.Message, "hostPath type check failed") || strings.Contains(wt.Message, "no such file") {
+				say(key, "the Zigbee radio is missing: "+wt.Message, "plug the coordinator in, or fix zigbee-device (run 'hakube detect')")
+			}
+		}
+	}
+}
