@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,11 +86,25 @@ type errJoinMarker struct{ err error }
 func (e errJoinMarker) Error() string { return "" }
 func (e errJoinMarker) Unwrap() error { return e.err }
 
-// probeWritable creates dir if needed and checks a file can be written in
-// it, leaving nothing behind.
+// probeWritable checks that dir, or the nearest parent that exists, takes
+// a new file, and leaves nothing behind: preflight creates no directory.
 func probeWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return describeWriteErr(err)
+	for {
+		fi, err := os.Stat(dir)
+		if err == nil {
+			if !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", dir)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return describeWriteErr(err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return err
+		}
+		dir = parent
 	}
 	f, err := os.CreateTemp(dir, ".hakube-probe-*")
 	if err != nil {
