@@ -10,7 +10,7 @@ ARCHES    := amd64 arm64 armv7
 
 export CGO_ENABLED := 0
 
-.PHONY: all build dist test unit e2e verify fmt vet clean
+.PHONY: all build dist test unit e2e testenv verify fmt vet clean
 
 all: build
 
@@ -36,16 +36,20 @@ dist: build
 
 # Everything: unit tests, the real binaries under qemu, install.sh, and the
 # integration tests against a real control plane (scripts/testenv).
-test: dist
-	$(GO) test -count=1 ./...
+test: dist testenv
+	$(GO) test -count=1 -timeout 40m ./...
 
 # Unit tests only (no control plane, no emulators).
 unit:
 	$(GO) test -short ./...
 
-e2e: dist
+e2e: testenv
+	$(GO) test -count=1 -timeout 40m -run 'E2E|Integration' ./installer/... ./scripts/...
+
+# The test control plane (kube-apiserver, etcd, kwok, k3s deploy stand-in),
+# built once and cached under ~/.cache/hakube/testenv.
+testenv:
 	scripts/testenv/testenv build
-	$(GO) test -count=1 -run 'E2E|Integration' ./installer/... ./scripts/...
 
 verify: fmt vet test
 
