@@ -1,6 +1,6 @@
 // Command kube is a test-only multi-call binary holding kube-apiserver,
 // kube-controller-manager, kube-scheduler and kubectl built from
-// k8s.io/kubernetes, for the hakube integration test environment
+// k8s.io/kubernetes, for hakube's integration test environment
 // (scripts/testenv). It picks the component from the name it was invoked
 // under (through a symlink) or, failing that, from its first argument:
 //
@@ -10,12 +10,13 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	_ "time/tzdata" // for CronJob time zone support, as upstream
 
-	"github.com/spf13/cobra"
 	"k8s.io/component-base/cli"
 	"k8s.io/component-base/logs"
 	_ "k8s.io/component-base/logs/json/register"
@@ -28,38 +29,34 @@ import (
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
 )
 
-var components = map[string]func() *cobra.Command{
-	"kube-apiserver":          func() *cobra.Command { return apiserver.NewAPIServerCommand() },
-	"kube-controller-manager": func() *cobra.Command { return controllermanager.NewControllerManagerCommand() },
-	"kube-scheduler":          func() *cobra.Command { return scheduler.NewSchedulerCommand() },
+// components maps a command name to a function running it with os.Args and
+// returning the exit code, as each upstream main does.
+var components = map[string]func() int{
+	"kube-apiserver":          func() int { return cli.Run(apiserver.NewAPIServerCommand()) },
+	"kube-controller-manager": func() int { return cli.Run(controllermanager.NewControllerManagerCommand()) },
+	"kube-scheduler":          func() int { return cli.Run(scheduler.NewSchedulerCommand()) },
+	"kubectl":                 runKubectl,
 }
 
 func main() {
 	name := filepath.Base(os.Args[0])
-	if _, ok := components[name]; !ok && name != "kubectl" && len(os.Args) > 1 {
+	if _, ok := components[name]; !ok && len(os.Args) > 1 {
 		name = os.Args[1]
-		os.Args = append([]string{name}, os.Args[2:]...)
+		os.Args = os.Args[1:]
 	}
-	if name == "kubectl" {
-		os.Exit(runKubectl())
-	}
-	newCommand, ok := components[name]
+	run, ok := components[name]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "usage: kube {%s|kubectl} [flags]\n", strings.Join(sortedNames(), "|"))
+		fmt.Fprintf(os.Stderr, "usage: kube {%s} [flags]\n", strings.Join(slices.Sorted(maps.Keys(components)), "|"))
 		os.Exit(2)
 	}
-	os.Exit(cli.Run(newCommand()))
+	os.Exit(run())
 }
 
+// runKubectl mirrors cmd/kubectl's main.
 func runKubectl() int {
 	logs.GlogSetter(kubectlcmd.GetLogVerbosity(os.Args)) //nolint:errcheck
-	command := kubectlcmd.NewDefaultKubectlCommand()
-	if err := cli.RunNoErrOutput(command); err != nil {
+	if err := cli.RunNoErrOutput(kubectlcmd.NewDefaultKubectlCommand()); err != nil {
 		kubectlutil.CheckErr(err) // prints the error and exits non-zero
 	}
 	return 0
-}
-
-func sortedNames() []string {
-	return []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 }
