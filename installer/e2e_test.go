@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	k3sclient "github.com/k3s-io/api/pkg/generated/clientset/versioned"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
@@ -66,6 +68,8 @@ func claimsFor(t *testing.T, cfg *config.Config) map[string]string {
 type env struct {
 	cl       *testcluster.Cluster
 	clients  *installer.Clients
+	kube     kubernetes.Interface // the full clientsets, for the tests' own checks
+	k3s      k3sclient.Interface
 	stateDir string
 	events   *bytes.Buffer
 }
@@ -76,7 +80,11 @@ func startEnv(t *testing.T, opts testcluster.Options, cfg *config.Config) *env {
 	c, err := installer.NewClients(cl.Kubeconfig)
 	require.NoError(t, err)
 	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
-	return &env{cl: cl, clients: c, stateDir: filepath.Join(t.TempDir(), "state"), events: &bytes.Buffer{}}
+	kube, err := kubernetes.NewForConfig(c.Config)
+	require.NoError(t, err)
+	k3s, err := k3sclient.NewForConfig(c.Config)
+	require.NoError(t, err)
+	return &env{cl: cl, clients: c, kube: kube, k3s: k3s, stateDir: filepath.Join(t.TempDir(), "state"), events: &bytes.Buffer{}}
 }
 
 func (e *env) installer(timeout time.Duration) *installer.Installer {
@@ -89,7 +97,7 @@ func (e *env) installer(timeout time.Duration) *installer.Installer {
 func ourVersions(t *testing.T, e *env, ns string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	k := e.clients.Kube
+	k := e.kube
 	lo := metav1.ListOptions{LabelSelector: installer.OurLabels}
 	out := map[string]string{}
 	ss, err := k.AppsV1().StatefulSets(ns).List(ctx, lo)
@@ -122,7 +130,7 @@ func ourVersions(t *testing.T, e *env, ns string) map[string]string {
 	for _, o := range cj.Items {
 		out["cronjob/"+o.Name] = o.ResourceVersion
 	}
-	addons, err := e.clients.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+	addons, err := e.k3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	for _, a := range addons.Items {
 		if strings.HasPrefix(a.Name, manifests.FilePrefix) {
@@ -174,7 +182,7 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	res, err = e.installer(3*time.Minute).Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
 	assert.Contains(t, res.Files.Written, "hakube-30-home-assistant.yaml")
-	ss, err := e.clients.Kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
+	ss, err := e.kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, ss.Status.UpdateRevision, ss.Status.CurrentRevision)
 	var images []string
@@ -261,8 +269,8 @@ func TestE2EServerSideDryRun(t *testing.T) {
 	ctx := context.Background()
 	dyn, err := dynamic.NewForConfig(e.clients.Config)
 	require.NoError(t, err)
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(e.clients.Kube.Discovery()))
-	_, err = e.clients.Kube.CoreV1().Namespaces().Create(ctx, &corev1Namespace, metav1.CreateOptions{})
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(e.kube.Discovery()))
+	_, err = e.kube.CoreV1().Namespaces().Create(ctx, &corev1Namespace, metav1.CreateOptions{})
 	require.NoError(t, err)
 	sec := installer.PlaceholderSecrets()
 	profiles := map[string]config.Config{}
@@ -333,7 +341,7 @@ func TestE2ENodePortTaken(t *testing.T) {
 	ctx := context.Background()
 	other := []byte(`{"apiVersion":"v1","kind":"Service","metadata":{"name":"grafana","namespace":"default"},
 "spec":{"type":"NodePort","selector":{"app":"grafana"},"ports":[{"port":3000,"nodePort":30123}]}}`)
-	err := e.clients.Kube.CoreV1().RESTClient().Post().AbsPath("/api/v1/namespaces/default/services").Body(other).
+	err := e.kube.CoreV1().RESTClient().Post().AbsPath("/api/v1/namespaces/default/services").Body(other).
 		SetHeader("Content-Type", "application/json").Do(ctx).Error()
 	require.NoError(t, err)
 	_, err = e.installer(time.Minute).Install(ctx, cfg)

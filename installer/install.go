@@ -173,7 +173,7 @@ func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) erro
 	if cfg.ServiceType != config.NodePort {
 		return nil
 	}
-	svcs, err := in.Clients.Kube.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	svcs, err := in.Clients.Kube.Services.List(ctx, "", metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("list services: %w", err)
 	}
@@ -204,7 +204,7 @@ func (in *Installer) url(ctx context.Context, cfg *config.Config) string {
 	case config.NodePort:
 		return fmt.Sprintf("http://%s:%d", nodeIP(ctx, in.Clients), cfg.NodePort)
 	case config.LoadBalancer:
-		svc, err := in.Clients.Kube.CoreV1().Services(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
+		svc, err := in.Clients.Kube.Services.Get(ctx, cfg.Namespace, "home-assistant")
 		if err == nil {
 			for _, ing := range svc.Status.LoadBalancer.Ingress {
 				if ing.IP != "" {
@@ -218,7 +218,7 @@ func (in *Installer) url(ctx context.Context, cfg *config.Config) string {
 }
 
 func nodeIP(ctx context.Context, c *Clients) string {
-	nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := c.Kube.Nodes.List(ctx, "", metav1.ListOptions{})
 	if err == nil {
 		for _, n := range nodes.Items {
 			for _, a := range n.Status.Addresses {

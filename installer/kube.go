@@ -2,14 +2,14 @@ package installer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"time"
 
-	k3sclient "github.com/k3s-io/api/pkg/generated/clientset/versioned"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/kubernetes"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -20,8 +20,7 @@ const DefaultKubeconfig = "/etc/rancher/k3s/k3s.yaml"
 // Clients talk to the cluster k3s runs.
 type Clients struct {
 	Config *rest.Config
-	Kube   kubernetes.Interface
-	K3s    k3sclient.Interface
+	Kube   *Kube
 }
 
 // ResolveKubeconfig picks the kubeconfig: the flag, then k3s's own file,
@@ -49,22 +48,18 @@ func NewClients(kubeconfig string) (*Clients, error) {
 	cfg.UserAgent = "hakube"
 	// A local API server: the default 5 QPS would make the wait lag.
 	cfg.QPS, cfg.Burst = 50, 100
-	kube, err := kubernetes.NewForConfig(cfg)
+	kube, err := newKube(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, err
 	}
-	k3s, err := k3sclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("k3s client: %w", err)
-	}
-	return &Clients{Config: cfg, Kube: kube, K3s: k3s}, nil
+	return &Clients{Config: cfg, Kube: kube}, nil
 }
 
 // Reachable reports whether the API server answers within a few seconds.
 func (c *Clients) Reachable(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err := c.Kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	_, err := c.Kube.Raw().Get().AbsPath("/readyz").DoRaw(ctx)
 	if err != nil {
 		var status apierrors.APIStatus
 		if errors.As(err, &status) {
@@ -78,8 +73,12 @@ func (c *Clients) Reachable(ctx context.Context) error {
 // HasServiceMonitorCRD reports whether the Prometheus operator's
 // ServiceMonitor kind is served.
 func (c *Clients) HasServiceMonitorCRD() bool {
-	res, err := c.Kube.Discovery().ServerResourcesForGroupVersion("monitoring.coreos.com/v1")
+	raw, err := c.Kube.Raw().Get().AbsPath("/apis/monitoring.coreos.com/v1").DoRaw(context.Background())
 	if err != nil {
+		return false
+	}
+	var res metav1.APIResourceList
+	if err := json.Unmarshal(raw, &res); err != nil {
 		return false
 	}
 	for _, r := range res.APIResources {

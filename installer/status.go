@@ -65,7 +65,7 @@ type EventStatus struct {
 func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, error) {
 	c := in.Clients
 	st := &Status{Namespace: cfg.Namespace, Healthy: true}
-	addons, err := c.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+	addons, err := c.Kube.Addons.List(ctx, "kube-system", metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list addons: %w (is k3s running? 'systemctl status k3s')", err)
 	}
@@ -91,7 +91,7 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		}
 		st.Addons = append(st.Addons, as)
 	}
-	pods, err := c.Kube.CoreV1().Pods(cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+	pods, err := c.Kube.Pods.List(ctx, cfg.Namespace, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
@@ -117,7 +117,7 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		st.Healthy = false
 	}
 	sort.Slice(st.Components, func(i, j int) bool { return st.Components[i].Name < st.Components[j].Name })
-	evs, err := c.Kube.CoreV1().Events("kube-system").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Addon"})
+	evs, err := c.Kube.Events.List(ctx, "kube-system", metav1.ListOptions{FieldSelector: "involvedObject.kind=Addon"})
 	if err == nil {
 		items := evs.Items
 		sort.Slice(items, func(i, j int) bool { return eventTime(&items[i]).Time.Before(eventTime(&items[j]).Time) })

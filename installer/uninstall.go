@@ -11,7 +11,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/hakube/hakube/installer/config"
 	"github.com/hakube/hakube/manifests"
@@ -49,7 +51,7 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 		return res, fmt.Errorf("%w: the files are removed, but k3s is not running, so the objects stay: start k3s and run uninstall again", ErrPreflight)
 	}
 	c := in.Clients
-	addons, err := c.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+	addons, err := c.Kube.Addons.List(ctx, "kube-system", metav1.ListOptions{})
 	if err != nil {
 		return res, fmt.Errorf("list addons: %w", err)
 	}
@@ -57,7 +59,7 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 		if !strings.HasPrefix(a.Name, manifests.FilePrefix) {
 			continue
 		}
-		if err := c.K3s.K3sV1().Addons("kube-system").Delete(ctx, a.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := c.Kube.Addons.Delete(ctx, "kube-system", a.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return res, fmt.Errorf("delete addon %s: %w", a.Name, err)
 		}
 		res.AddonsRemoved = append(res.AddonsRemoved, a.Name)
@@ -68,7 +70,7 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 		return res, err
 	}
 	if !purge {
-		pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{LabelSelector: OurLabels})
+		pvcs, err := c.Kube.Claims.List(ctx, namespace, metav1.ListOptions{LabelSelector: OurLabels})
 		if err == nil {
 			for _, p := range pvcs.Items {
 				res.VolumesKept = append(res.VolumesKept, p.Name)
@@ -94,96 +96,33 @@ func deleteOurObjects(ctx context.Context, c *Clients, namespace, component stri
 	bg := metav1.DeletePropagationBackground
 	do := metav1.DeleteOptions{PropagationPolicy: &bg}
 	var deleted []string
-	type kind struct {
-		name string
-		list func() ([]string, error)
-		del  func(name string) error
-	}
-	core, apps, batch, net := c.Kube.CoreV1(), c.Kube.AppsV1(), c.Kube.BatchV1(), c.Kube.NetworkingV1()
-	names := func(n int, get func(int) string) []string {
-		out := make([]string, n)
-		for i := range out {
-			out[i] = get(i)
-		}
-		return out
-	}
-	kinds := []kind{
-		{"statefulset", func() ([]string, error) {
-			l, err := apps.StatefulSets(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return apps.StatefulSets(namespace).Delete(ctx, n, do) }},
-		{"cronjob", func() ([]string, error) {
-			l, err := batch.CronJobs(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return batch.CronJobs(namespace).Delete(ctx, n, do) }},
-		{"job", func() ([]string, error) {
-			l, err := batch.Jobs(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return batch.Jobs(namespace).Delete(ctx, n, do) }},
-		{"ingress", func() ([]string, error) {
-			l, err := net.Ingresses(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return net.Ingresses(namespace).Delete(ctx, n, do) }},
-		{"service", func() ([]string, error) {
-			l, err := core.Services(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return core.Services(namespace).Delete(ctx, n, do) }},
-		{"configmap", func() ([]string, error) {
-			l, err := core.ConfigMaps(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return core.ConfigMaps(namespace).Delete(ctx, n, do) }},
-		{"secret", func() ([]string, error) {
-			l, err := core.Secrets(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return core.Secrets(namespace).Delete(ctx, n, do) }},
+	k := c.Kube
+	steps := []func() ([]string, error){
+		func() ([]string, error) { return deleteListed(ctx, k.StatefulSets, "statefulset", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.CronJobs, "cronjob", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.Jobs, "job", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.Ingresses, "ingress", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.Services, "service", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.ConfigMaps, "configmap", namespace, lo, do) },
+		func() ([]string, error) { return deleteListed(ctx, k.Secrets, "secret", namespace, lo, do) },
 	}
 	if purge {
-		kinds = append(kinds, kind{"persistentvolumeclaim", func() ([]string, error) {
-			l, err := core.PersistentVolumeClaims(namespace).List(ctx, lo)
-			if err != nil {
-				return nil, err
-			}
-			return names(len(l.Items), func(i int) string { return l.Items[i].Name }), nil
-		}, func(n string) error { return core.PersistentVolumeClaims(namespace).Delete(ctx, n, do) }})
+		steps = append(steps, func() ([]string, error) {
+			return deleteListed(ctx, k.Claims, "persistentvolumeclaim", namespace, lo, do)
+		})
 	}
-	for _, k := range kinds {
-		list, err := k.list()
+	for _, step := range steps {
+		names, err := step()
+		deleted = append(deleted, names...)
 		if err != nil {
-			return deleted, fmt.Errorf("list %ss: %w", k.name, err)
-		}
-		for _, n := range list {
-			if err := k.del(n); err != nil && !apierrors.IsNotFound(err) {
-				return deleted, fmt.Errorf("delete %s %s: %w", k.name, n, err)
-			}
-			deleted = append(deleted, k.name+"/"+n)
+			return deleted, err
 		}
 	}
 	// The ServiceMonitor, when the Prometheus operator serves the kind.
 	if c.HasServiceMonitorCRD() {
 		path := fmt.Sprintf("/apis/monitoring.coreos.com/v1/namespaces/%s/servicemonitors/home-assistant", namespace)
 		if component == "" || component == "monitoring" {
-			err := c.Kube.Discovery().RESTClient().Delete().AbsPath(path).Do(ctx).Error()
+			err := c.Kube.Raw().Delete().AbsPath(path).Do(ctx).Error()
 			if err == nil {
 				deleted = append(deleted, "servicemonitor/home-assistant")
 			} else if !apierrors.IsNotFound(err) {
@@ -192,13 +131,37 @@ func deleteOurObjects(ctx context.Context, c *Clients, namespace, component stri
 		}
 	}
 	if purge && component == "" {
-		ns, err := core.Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+		ns, err := k.Namespaces.Get(ctx, "", namespace)
 		if err == nil && ns.Labels["app.kubernetes.io/part-of"] == "hakube" {
-			if err := core.Namespaces().Delete(ctx, namespace, do); err != nil && !apierrors.IsNotFound(err) {
+			if err := k.Namespaces.Delete(ctx, "", namespace, do); err != nil && !apierrors.IsNotFound(err) {
 				return deleted, fmt.Errorf("delete namespace: %w", err)
 			}
 			deleted = append(deleted, "namespace/"+namespace)
 		}
+	}
+	return deleted, nil
+}
+
+// deleteListed deletes every object of one kind that lo selects.
+func deleteListed[T runtime.Object, L runtime.Object](ctx context.Context, r Resource[T, L], kind, ns string, lo metav1.ListOptions, do metav1.DeleteOptions) ([]string, error) {
+	list, err := r.List(ctx, ns, lo)
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind, err)
+	}
+	items, err := apimeta.ExtractList(list)
+	if err != nil {
+		return nil, fmt.Errorf("list %ss: %w", kind, err)
+	}
+	var deleted []string
+	for _, it := range items {
+		m, err := apimeta.Accessor(it)
+		if err != nil {
+			return deleted, err
+		}
+		if err := r.Delete(ctx, ns, m.GetName(), do); err != nil && !apierrors.IsNotFound(err) {
+			return deleted, fmt.Errorf("delete %s %s: %w", kind, m.GetName(), err)
+		}
+		deleted = append(deleted, kind+"/"+m.GetName())
 	}
 	return deleted, nil
 }
@@ -209,7 +172,7 @@ func waitGone(ctx context.Context, c *Clients, namespace string, purge bool) err
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	for {
-		pods, err := c.Kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+		pods, err := c.Kube.Pods.List(ctx, namespace, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("list pods: %w", err)
 		}
@@ -218,7 +181,7 @@ func waitGone(ctx context.Context, c *Clients, namespace string, purge bool) err
 			left = len(pods.Items)
 		}
 		if purge {
-			pvcs, err := c.Kube.CoreV1().PersistentVolumeClaims(namespace).List(ctx, metav1.ListOptions{LabelSelector: OurLabels})
+			pvcs, err := c.Kube.Claims.List(ctx, namespace, metav1.ListOptions{LabelSelector: OurLabels})
 			if err == nil {
 				left += len(pvcs.Items)
 			}
@@ -226,7 +189,7 @@ func waitGone(ctx context.Context, c *Clients, namespace string, purge bool) err
 		if left == 0 {
 			return nil
 		}
-		w, err := c.Kube.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube", ResourceVersion: pods.ResourceVersion})
+		w, err := c.Kube.Pods.Watch(ctx, namespace, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube", ResourceVersion: pods.ResourceVersion})
 		if err == nil {
 			select {
 			case <-w.ResultChan():
@@ -250,11 +213,11 @@ func (in *Installer) deleteRemoved(ctx context.Context, cfg *config.Config, remo
 		"hakube-50-monitoring.yaml": "monitoring",
 	}
 	for _, f := range removed {
-		if err := in.Clients.K3s.K3sV1().Addons("kube-system").Delete(ctx, AddonName(f), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		if err := in.Clients.Kube.Addons.Delete(ctx, "kube-system", AddonName(f), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete addon %s: %w", AddonName(f), err)
 		}
 		if f == "hakube-40-ingress.yaml" {
-			err := in.Clients.Kube.NetworkingV1().Ingresses(cfg.Namespace).Delete(ctx, "home-assistant", metav1.DeleteOptions{})
+			err := in.Clients.Kube.Ingresses.Delete(ctx, cfg.Namespace, "home-assistant", metav1.DeleteOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("delete ingress: %w", err)
 			}

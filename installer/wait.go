@@ -59,10 +59,10 @@ func (w *waiter) run(ctx context.Context) error {
 	rejected := make(chan error, 1)
 	// Events that exist already belong to earlier runs: watch from now.
 	go w.follow(ctx, "events", func(rv string) (watch.Interface, error) {
-		return w.c.Kube.CoreV1().Events("kube-system").Watch(ctx, metav1.ListOptions{
+		return w.c.Kube.Events.Watch(ctx, "kube-system", metav1.ListOptions{
 			FieldSelector: "involvedObject.kind=Addon", ResourceVersion: rv})
 	}, func() (string, error) {
-		l, err := w.c.Kube.CoreV1().Events("kube-system").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Addon", Limit: 1})
+		l, err := w.c.Kube.Events.List(ctx, "kube-system", metav1.ListOptions{FieldSelector: "involvedObject.kind=Addon", Limit: 1})
 		if err != nil {
 			return "", err
 		}
@@ -77,13 +77,13 @@ func (w *waiter) run(ctx context.Context) error {
 		poke()
 	})
 	go w.follow(ctx, "addons", func(string) (watch.Interface, error) {
-		return w.c.K3s.K3sV1().Addons("kube-system").Watch(ctx, metav1.ListOptions{})
+		return w.c.Kube.Addons.Watch(ctx, "kube-system", metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "statefulsets", func(string) (watch.Interface, error) {
-		return w.c.Kube.AppsV1().StatefulSets(w.ns).Watch(ctx, metav1.ListOptions{})
+		return w.c.Kube.StatefulSets.Watch(ctx, w.ns, metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "pods", func(string) (watch.Interface, error) {
-		return w.c.Kube.CoreV1().Pods(w.ns).Watch(ctx, metav1.ListOptions{})
+		return w.c.Kube.Pods.Watch(ctx, w.ns, metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
 
 	var lastErr error
@@ -217,7 +217,7 @@ func (w *waiter) onEvent(e watch.Event) error {
 // evaluate reads the current state and says whether everything is done.
 func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 	if !w.applied {
-		list, err := w.c.K3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+		list, err := w.c.Kube.Addons.List(ctx, "kube-system", metav1.ListOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -243,7 +243,7 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 	ready := true
 	var states []string
 	for _, name := range w.statefulsets {
-		ss, err := w.c.Kube.AppsV1().StatefulSets(w.ns).Get(ctx, name, metav1.GetOptions{})
+		ss, err := w.c.Kube.StatefulSets.Get(ctx, w.ns, name)
 		if err != nil {
 			return false, err
 		}
@@ -252,7 +252,7 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 			states = append(states, name+": "+state)
 		}
 	}
-	pods, err := w.c.Kube.CoreV1().Pods(w.ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+	pods, err := w.c.Kube.Pods.List(ctx, w.ns, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	if err != nil {
 		return false, err
 	}

@@ -121,6 +121,7 @@ type Result struct {
 var reservedEnv = []string{
 	"HAKUBE_CONFIG", "HAKUBE_DATA_DIR", "HAKUBE_KUBECONFIG", "HAKUBE_OUTPUT",
 	"HAKUBE_VERSION", "HAKUBE_DOWNLOAD_URL", "HAKUBE_SKIP_INSTALL", "HAKUBE_BIN_DIR",
+	"HAKUBE_STATE_DIR", "HAKUBE_K3S_INSTALL_URL", "HAKUBE_NPM_PREFIX",
 }
 
 // Load merges defaults < flags file < HAKUBE_* environment < flags and
