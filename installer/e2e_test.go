@@ -148,7 +148,11 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	start := time.Now()
 	res, err := e.installer(3*time.Minute).Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
-	t.Logf("install with a 2 s poll interval took %s", time.Since(start))
+	returned := time.Now()
+	t.Logf("install with a 2 s poll interval took %s", returned.Sub(start))
+	if last, ok := lastApplied(e.cl.LogTail(testcluster.StandIn, 400)); ok {
+		t.Logf("install returned %s after the stand-in applied the last file (pods Ready by kwok in between)", returned.Sub(last))
+	}
 	assert.True(t, res.Waited)
 	assert.Contains(t, res.URL, ":30123")
 
@@ -349,6 +353,21 @@ func TestE2ENodePortTaken(t *testing.T) {
 	assert.True(t, errors.Is(err, installer.ErrPreflight))
 	assert.Contains(t, err.Error(), "default/grafana")
 	assert.Contains(t, err.Error(), "--node-port")
+}
+
+// lastApplied finds when the stand-in last applied a file, from its log.
+func lastApplied(log string) (time.Time, bool) {
+	var last time.Time
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "msg=applied") {
+			continue
+		}
+		ts, _, _ := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			last = t
+		}
+	}
+	return last, !last.IsZero()
 }
 
 var corev1Namespace = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "home-assistant"}}

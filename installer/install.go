@@ -151,7 +151,7 @@ func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, e
 // every StatefulSet of cfg is rolled out and Ready. A Warning event from k3s
 // on one of the files fails with ErrRejected and k3s's message.
 func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, files []manifests.File, timeout time.Duration) error {
-	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}}
+	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}, logs: c.lastLogLines}
 	for _, f := range files {
 		w.addons[AddonName(f.Name)] = Sum(f.Content)
 	}

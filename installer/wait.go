@@ -34,6 +34,20 @@ type waiter struct {
 	applied   bool
 	advice    map[string]string // last advice per pod/container, to say it once
 	lastState string
+	// logs returns the last lines a crashed container printed ("" if none).
+	logs func(ns, pod, container string) string
+}
+
+// lastLogLines reads the tail of a container's previous run.
+func (c *Clients) lastLogLines(ns, pod, container string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	raw, err := c.Kube.Raw().Get().AbsPath("/api/v1/namespaces", ns, "pods", pod, "log").
+		Param("container", container).Param("previous", "true").Param("tailLines", "5").DoRaw(ctx)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
 }
 
 // run returns nil when everything is Ready, ErrRejected when k3s refused a
@@ -311,20 +325,23 @@ func (w *waiter) adviseOn(p *corev1.Pod) {
 			continue
 		}
 		wt := cs.State.Waiting
+		if strings.Contains(wt.Message, "hostPath type check failed") {
+			say(key, "the Zigbee radio is missing: "+wt.Message, "plug the coordinator in, or fix zigbee-device (run 'hakube detect')")
+			continue
+		}
 		switch wt.Reason {
 		case "ImagePullBackOff", "ErrImagePull":
 			say(key, "cannot pull "+cs.Image+": "+wt.Message, "check the node's internet access and DNS; on a slow link this resolves itself")
 		case "CrashLoopBackOff":
-			say(key, fmt.Sprintf("keeps crashing (%d restarts)", cs.RestartCount),
-				"see why: 'kubectl logs -n "+p.Namespace+" "+p.Name+" -c "+cs.Name+" --previous'")
+			msg := fmt.Sprintf("keeps crashing (%d restarts)", cs.RestartCount)
+			if w.logs != nil {
+				if tail := w.logs(p.Namespace, p.Name, cs.Name); tail != "" {
+					msg += "; its last lines:\n      " + strings.ReplaceAll(tail, "\n", "\n      ")
+				}
+			}
+			say(key, msg, "see more: 'kubectl logs -n "+p.Namespace+" "+p.Name+" -c "+cs.Name+" --previous'")
 		case "CreateContainerConfigError", "CreateContainerError":
 			say(key, "cannot start: "+wt.Message, "a Secret or ConfigMap is missing or wrong: run install again")
-		case "ContainerCreating", "PodInitializing":
-			// normal
-		default:
-			if strings.Contains(wt.Message, "hostPath type check failed") || strings.Contains(wt.Message, "no such file") {
-				say(key, "the Zigbee radio is missing: "+wt.Message, "plug the coordinator in, or fix zigbee-device (run 'hakube detect')")
-			}
 		}
 	}
 }
