@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/installer/config"
 	"github.com/hakube/hakube/manifests"
@@ -17,6 +18,7 @@ import (
 type renderOptions struct {
 	configFile string
 	output     string
+	root       string
 }
 
 func newRenderCommand(g *globals) *cobra.Command {
@@ -27,8 +29,11 @@ func newRenderCommand(g *globals) *cobra.Command {
 		Long: `Render the manifests of the whole stack, exactly as 'hakube install' writes them
 into k3s's auto-deploy directory, without touching the cluster.
 
-With no flags file it renders the edge profile (k3s single node, NodePort 30123,
-SQLite, local-path volumes) adjusted to the hardware found on this machine.
+Settings load as for install: with no flags file, the configuration saved by an
+earlier install if there is one, else the edge profile (k3s single node, NodePort
+30123, SQLite, local-path volumes); both adjusted to the hardware found on this
+machine (the Zigbee radio, memory, CPU architecture). Without a cluster to ask,
+monitoring: auto renders no ServiceMonitor.
 
 Secrets are never printed: on standard output they are placeholders. With
 --output DIR, the secrets kept in --state-dir by an earlier install are used if
@@ -43,12 +48,17 @@ there are any (files holding Secrets are written 0600), placeholders otherwise.`
 	}
 	cmd.Flags().StringVarP(&o.configFile, "config", "c", envOr(g.environ, "HAKUBE_CONFIG", ""), "flags file (YAML, keys are the long flag names; env HAKUBE_CONFIG)")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "-", "directory to write the files to, or - for standard output")
+	cmd.Flags().StringVar(&o.root, "root", "/", "root of the system whose hardware adjusts the defaults")
 	config.AddFlags(cmd.Flags())
 	return cmd
 }
 
 func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
-	res, err := loadConfig(cmd, g, o.configFile)
+	report, err := hwdetect.Detect(o.root)
+	if err != nil {
+		return withCode(ExitUsage, fmt.Errorf("--root: %w", err))
+	}
+	res, err := loadInstallConfig(cmd, g, o.configFile, report, false)
 	if err != nil {
 		return err
 	}
@@ -108,17 +118,4 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.output, kind)
 	return nil
-}
-
-// loadConfig merges the flags file, HAKUBE_* environment and flags.
-func loadConfig(cmd *cobra.Command, g *globals, file string) (config.Result, error) {
-	res, err := config.Load(config.Sources{
-		File:    file,
-		Environ: g.environ,
-		Flags:   cmd.Flags(),
-	})
-	if err != nil {
-		return res, withCode(ExitUsage, err)
-	}
-	return res, nil
 }
