@@ -75,6 +75,11 @@ func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, e
 		ConfigPath: filepath.Join(in.StateDir, ConfigFile)}
 	rep := in.Report
 
+	if saved, err := SavedConfig(in.StateDir); err == nil {
+		if err := volumesUnchanged(&saved, &cfg); err != nil {
+			return nil, err
+		}
+	}
 	sec, created, err := LoadOrCreateSecrets(in.StateDir)
 	if err != nil {
 		return nil, err
@@ -160,6 +165,24 @@ func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, fil
 		w.statefulsets = append(w.statefulsets, "home-assistant-postgresql")
 	}
 	return w.run(ctx)
+}
+
+// volumesUnchanged refuses changes a claim cannot take after install:
+// Kubernetes cannot shrink a claim, local-path cannot grow one, and no claim
+// changes its StorageClass.
+func volumesUnchanged(saved, cfg *config.Config) error {
+	if saved.Namespace != cfg.Namespace {
+		return nil // a second instance: its own claims
+	}
+	if saved.StorageClass != cfg.StorageClass {
+		return fmt.Errorf("%w: storage-class was %q at install and cannot change (the volumes hold your data): keep %q",
+			ErrPreflight, saved.StorageClass, saved.StorageClass)
+	}
+	if saved.Volumes != cfg.Volumes {
+		return fmt.Errorf("%w: volume sizes are fixed at install (%s): keep the sizes of %s",
+			ErrPreflight, "a claim cannot change afterwards", ConfigFile)
+	}
+	return nil
 }
 
 // AddonName is the Addon k3s creates for a manifest file.

@@ -73,18 +73,21 @@ func Preflight(r *hwdetect.Report, dataDir string, apiErr error) (HostState, err
 	if len(problems) == 0 {
 		return st, nil
 	}
-	err := fmt.Errorf("%w:\n  %s", ErrPreflight, strings.Join(problems, "\n  "))
-	for _, n := range named {
-		err = fmt.Errorf("%w%w", err, errJoinMarker{n})
-	}
-	return st, err
+	return st, &preflightError{problems: problems, named: named}
 }
 
-// errJoinMarker lets errors.Is find a named error without changing the text.
-type errJoinMarker struct{ err error }
+// preflightError lists every problem; errors.Is finds ErrPreflight and the
+// named errors that apply.
+type preflightError struct {
+	problems []string
+	named    []error
+}
 
-func (e errJoinMarker) Error() string { return "" }
-func (e errJoinMarker) Unwrap() error { return e.err }
+func (e *preflightError) Error() string {
+	return ErrPreflight.Error() + ":\n  " + strings.Join(e.problems, "\n  ")
+}
+
+func (e *preflightError) Unwrap() []error { return append([]error{ErrPreflight}, e.named...) }
 
 // probeWritable checks that dir, or the nearest parent that exists, takes
 // a new file, and leaves nothing behind: preflight creates no directory.

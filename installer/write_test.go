@@ -2,6 +2,7 @@ package installer_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"fmt"
 	"math/big"
@@ -218,4 +219,22 @@ func TestSecretsGeneratedOnceAndKept(t *testing.T) {
 	_, _, err = installer.LoadOrCreateSecrets(dir)
 	require.Error(t, err, "a damaged secrets file is never silently replaced")
 	assert.NotContains(t, err.Error(), "hunter2")
+}
+
+func TestInstallRefusesVolumeChanges(t *testing.T) {
+	state := t.TempDir()
+	saved := config.Defaults(config.ProfileEdge)
+	require.NoError(t, installer.WriteFileAtomic(filepath.Join(state, installer.ConfigFile), saved.Marshal(), 0o600))
+	in := &installer.Installer{DataDir: t.TempDir(), StateDir: state}
+	for _, mutate := range []func(*config.Config){
+		func(c *config.Config) { c.Volumes.Config = "50Gi" },
+		func(c *config.Config) { c.StorageClass = "longhorn" },
+	} {
+		c := saved
+		mutate(&c)
+		_, err := in.Install(context.Background(), c)
+		require.ErrorIs(t, err, installer.ErrPreflight)
+		assert.Contains(t, err.Error(), "cannot change")
+		assert.NoFileExists(t, filepath.Join(state, installer.SecretsFile), "refused before anything is generated")
+	}
 }

@@ -243,9 +243,6 @@ settings. Volumes and credentials are never changed by an upgrade.`,
 				return withCode(ExitUsage, err)
 			}
 			cfg := res.Config
-			if cfg.Volumes != saved.Volumes || cfg.StorageClass != saved.StorageClass {
-				return withCode(ExitUsage, errors.New("volume sizes and storage-class are fixed at install: a claim cannot change afterwards"))
-			}
 			c, err := clientsFor(cmd, g)
 			if err != nil {
 				return err
