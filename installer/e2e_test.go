@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,17 +253,28 @@ func brokenManifestBody(t *testing.T, e *env, cfgp *config.Config, timeout time.
 
 func TestE2EAPIServerDownDuringWait(t *testing.T) {
 	cfg := config.Defaults(config.ProfileBasic)
-	e := startEnv(t, testcluster.Options{PollInterval: time.Second}, &cfg)
+	e := startEnv(t, testcluster.Options{PollInterval: 5 * time.Second}, &cfg)
 	ctx := context.Background()
-	require.NoError(t, e.cl.StopAPIServer())
-	_, err := e.installer(8*time.Second).Install(ctx, cfg)
+	in := e.installer(10 * time.Second)
+	var once sync.Once
+	var stopErr error
+	in.Report = func(ev installer.Event) {
+		// The files are written and the wait begins: take the API server away.
+		if ev.Phase == "apply" && ev.Level == installer.LevelWait {
+			once.Do(func() { stopErr = e.cl.StopAPIServer() })
+		}
+	}
+	_, err := in.Install(ctx, cfg)
+	require.NoError(t, stopErr)
 	require.Error(t, err)
-	msg := err.Error()
-	assert.True(t, strings.Contains(msg, "API server") || strings.Contains(msg, "k3s"), msg)
+	assert.ErrorIs(t, err, installer.ErrTimeout)
+	assert.Contains(t, err.Error(), "API server stopped answering")
+	assert.Contains(t, err.Error(), "run the same command again")
 	require.NoError(t, e.cl.StartAPIServer())
 	res, err := e.installer(3*time.Minute).Install(ctx, cfg)
 	require.NoError(t, err, "a re-run converges once the API server is back; events:\n%s", e.events)
 	assert.True(t, res.Waited)
+	assert.Empty(t, res.Files.Written, "the first run's files were complete")
 }
 
 // TestE2EServerSideDryRun sends every profile's objects to the API server
