@@ -23,8 +23,10 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -101,43 +103,33 @@ func ourVersions(t *testing.T, e *env, ns string) map[string]string {
 	k := e.kube
 	lo := metav1.ListOptions{LabelSelector: installer.OurLabels}
 	out := map[string]string{}
-	ss, err := k.AppsV1().StatefulSets(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range ss.Items {
-		out["sts/"+o.Name] = o.ResourceVersion
-	}
-	svc, err := k.CoreV1().Services(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range svc.Items {
-		out["svc/"+o.Name] = o.ResourceVersion
-	}
-	cm, err := k.CoreV1().ConfigMaps(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range cm.Items {
-		out["cm/"+o.Name] = o.ResourceVersion
-	}
-	sec, err := k.CoreV1().Secrets(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range sec.Items {
-		out["secret/"+o.Name] = o.ResourceVersion
-	}
-	pvc, err := k.CoreV1().PersistentVolumeClaims(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range pvc.Items {
-		out["pvc/"+o.Name] = o.ResourceVersion
-	}
-	cj, err := k.BatchV1().CronJobs(ns).List(ctx, lo)
-	require.NoError(t, err)
-	for _, o := range cj.Items {
-		out["cronjob/"+o.Name] = o.ResourceVersion
-	}
-	addons, err := e.k3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
-	require.NoError(t, err)
-	for _, a := range addons.Items {
-		if strings.HasPrefix(a.Name, manifests.FilePrefix) {
-			out["addon/"+a.Name] = a.ResourceVersion
+	add := func(prefix string, list runtime.Object, err error) {
+		require.NoError(t, err)
+		items, err := apimeta.ExtractList(list)
+		require.NoError(t, err)
+		for _, it := range items {
+			m, err := apimeta.Accessor(it)
+			require.NoError(t, err)
+			if prefix == "addon/" && !strings.HasPrefix(m.GetName(), manifests.FilePrefix) {
+				continue
+			}
+			out[prefix+m.GetName()] = m.GetResourceVersion()
 		}
 	}
+	ss, err := k.AppsV1().StatefulSets(ns).List(ctx, lo)
+	add("sts/", ss, err)
+	svc, err := k.CoreV1().Services(ns).List(ctx, lo)
+	add("svc/", svc, err)
+	cm, err := k.CoreV1().ConfigMaps(ns).List(ctx, lo)
+	add("cm/", cm, err)
+	sec, err := k.CoreV1().Secrets(ns).List(ctx, lo)
+	add("secret/", sec, err)
+	pvc, err := k.CoreV1().PersistentVolumeClaims(ns).List(ctx, lo)
+	add("pvc/", pvc, err)
+	cj, err := k.BatchV1().CronJobs(ns).List(ctx, lo)
+	add("cronjob/", cj, err)
+	addons, err := e.k3s.K3sV1().Addons("kube-system").List(ctx, metav1.ListOptions{})
+	add("addon/", addons, err)
 	return out
 }
 
