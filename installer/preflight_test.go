@@ -95,3 +95,15 @@ func TestInstallK3sRunsTheInstallerWithItsVariables(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "404"), err.Error())
 }
+
+func TestLockIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := installer.Lock(dir)
+	require.NoError(t, err)
+	_, err = installer.Lock(dir)
+	require.ErrorIs(t, err, installer.ErrBusy)
+	unlock()
+	unlock2, err := installer.Lock(dir)
+	require.NoError(t, err, "the lock is free again once released")
+	unlock2()
+}

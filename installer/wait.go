@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -124,6 +125,9 @@ func (w *waiter) run(ctx context.Context) error {
 			case err := <-rejected:
 				return err
 			default:
+			}
+			if errors.Is(ctx.Err(), context.Canceled) {
+				return fmt.Errorf("stopped waiting: %w", ctx.Err()) // interrupted, not timed out
 			}
 			if lastErr != nil {
 				return w.apiErr(lastErr)

@@ -118,6 +118,11 @@ func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) er
 			return err
 		}
 	}
+	unlock, err := installer.Lock(g.stateDir)
+	if err != nil {
+		return withCode(ExitPreflight, err)
+	}
+	defer unlock()
 	in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: clients, Report: rep,
 		Timeout: o.timeout, NoWait: o.noWait}
 	result, err := in.Install(ctx, cfg)

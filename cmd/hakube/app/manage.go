@@ -176,6 +176,13 @@ configuration and credentials: it asks first, unless --yes.`,
 			} else if err != nil {
 				return err
 			}
+			if _, err := os.Stat(g.stateDir); err == nil {
+				unlock, err := installer.Lock(g.stateDir)
+				if err != nil {
+					return withCode(ExitPreflight, err)
+				}
+				defer unlock()
+			}
 			in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: c,
 				Report: installer.LineReporter(cmd.ErrOrStderr(), g.json())}
 			res, err := in.Uninstall(cmd.Context(), cfg.Namespace, o.purge)
@@ -279,6 +286,11 @@ settings. Volumes and credentials are never changed by an upgrade.`,
 				}
 				return nil
 			}
+			unlock, err := installer.Lock(g.stateDir)
+			if err != nil {
+				return withCode(ExitPreflight, err)
+			}
+			defer unlock()
 			in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: c,
 				Report: installer.LineReporter(out, g.json()), Timeout: o.timeout, NoWait: o.noWait}
 			r, err := in.Install(cmd.Context(), cfg)
