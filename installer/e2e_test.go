@@ -188,6 +188,22 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	}
 	assert.Contains(t, images, "docker.io/library/eclipse-mosquitto:2.0.99-test")
 
+	// Turning a component off deletes its objects (k3s would leave them)
+	// and keeps its volume.
+	off := cfg
+	off.Components = []config.Component{config.MQTT, config.NodeRED}
+	res, err = e.installer(3*time.Minute).Install(ctx, off)
+	require.NoError(t, err, "events:\n%s", e.events)
+	assert.Equal(t, []string{"hakube-10-esphome.yaml"}, res.Files.Removed)
+	_, err = e.kube.CoreV1().Secrets(cfg.Namespace).Get(ctx, "home-assistant-esphome", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the esphome Secret is deleted: %v", err)
+	_, err = e.kube.CoreV1().PersistentVolumeClaims(cfg.Namespace).Get(ctx, "home-assistant-esphome-data-0", metav1.GetOptions{})
+	assert.NoError(t, err, "the esphome volume is kept")
+	_, err = e.k3s.K3sV1().Addons("kube-system").Get(ctx, "hakube-10-esphome", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "its Addon is gone")
+	_, err = e.kube.CoreV1().Secrets(cfg.Namespace).Get(ctx, "home-assistant-mqtt", metav1.GetOptions{})
+	assert.NoError(t, err, "other components are untouched")
+
 	// Secrets never appear in what we printed.
 	sec, err := installer.ReadSecrets(e.stateDir)
 	require.NoError(t, err)

@@ -205,31 +205,18 @@ func waitGone(ctx context.Context, c *Clients, namespace string, purge bool) err
 }
 
 // deleteRemoved deletes the objects of components whose files were
-// removed, keeping their volumes.
+// removed (k3s leaves them), keeping their volumes.
 func (in *Installer) deleteRemoved(ctx context.Context, cfg *config.Config, removed []string) error {
-	comp := map[string]string{
-		"hakube-10-mqtt.yaml": "mqtt", "hakube-10-nodered.yaml": "nodered", "hakube-10-esphome.yaml": "esphome",
-		"hakube-10-zigbee2mqtt.yaml": "zigbee2mqtt", "hakube-20-postgresql.yaml": "database",
-		"hakube-50-monitoring.yaml": "monitoring",
-	}
 	for _, f := range removed {
 		if err := in.Clients.Kube.Addons.Delete(ctx, "kube-system", AddonName(f), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete addon %s: %w", AddonName(f), err)
 		}
-		if f == "hakube-40-ingress.yaml" {
-			err := in.Clients.Kube.Ingresses.Delete(ctx, cfg.Namespace, "home-assistant", metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("delete ingress: %w", err)
-			}
-			continue
+		c := manifests.ComponentOf(f)
+		deleted, err := deleteOurObjects(ctx, in.Clients, cfg.Namespace, c, false)
+		if err != nil {
+			return err
 		}
-		if c, ok := comp[f]; ok {
-			deleted, err := deleteOurObjects(ctx, in.Clients, cfg.Namespace, c, false)
-			if err != nil {
-				return err
-			}
-			in.Report.emit(LevelInfo, "write", c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
-		}
+		in.Report.emit(LevelInfo, "write", c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
 	}
 	return nil
 }

@@ -93,6 +93,18 @@ func FileNames() []string {
 	return out
 }
 
+// ComponentOf is the component a file installs: the value of its objects'
+// app.kubernetes.io/component label, so a turned-off component's objects can
+// be found. It is "" for a name Render never produces.
+func ComponentOf(file string) string {
+	for _, p := range parts {
+		if p.file == file {
+			return p.component
+		}
+	}
+	return ""
+}
+
 // Render returns the manifest files for cfg, sorted by name. cfg must be
 // valid (config.Load validates); secrets must hold what cfg needs.
 func Render(cfg *config.Config, sec Secrets, opts Options) ([]File, error) {

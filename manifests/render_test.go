@@ -431,3 +431,25 @@ func TestMosquittoHashFormat(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, line, other)
 }
+
+// TestComponentLabelsMatchFiles: every object in a component's file carries
+// that component's label, so turning a component off can find its objects.
+func TestComponentLabelsMatchFiles(t *testing.T) {
+	for _, rc := range cases {
+		for _, f := range render(t, rc) {
+			if f.Component == "home-assistant" || f.Component == "namespace" || f.Component == "backup" {
+				continue // never turned off
+			}
+			assert.Equal(t, f.Component, manifests.ComponentOf(f.Name))
+			for _, d := range docs(f.Content) {
+				var o struct {
+					Metadata struct {
+						Labels map[string]string `json:"labels"`
+					} `json:"metadata"`
+				}
+				require.NoError(t, yaml.Unmarshal(d, &o))
+				assert.Equal(t, f.Component, o.Metadata.Labels["app.kubernetes.io/component"], "%s: %s", rc.name, f.Name)
+			}
+		}
+	}
+}

@@ -47,7 +47,3 @@ var Versions = map[string]Image{
 	"zigbee2mqtt": {Repository: "docker.io/koenkk/zigbee2mqtt", Tag: "2.14.1", Arches: allArches},
 	"postgresql":  {Repository: "docker.io/library/postgres", Tag: "16.15-alpine", Arches: allArches},
 }
-
-// Zigbee2MQTTMajor is the Zigbee2MQTT major version the rendered
-// configuration.yaml is written for.
-const Zigbee2MQTTMajor = 2

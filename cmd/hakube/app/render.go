@@ -66,17 +66,17 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
 	}
 	sec := installer.PlaceholderSecrets()
-	real := false
+	kept := false
 	if o.output != "-" {
 		s, err := installer.ReadSecrets(g.stateDir)
 		switch {
 		case err == nil:
-			sec, real = s, true
+			sec, kept = s, true
 		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission):
 			return err
 		}
 	}
-	if res.Config.Database == config.DatabaseExternal && real {
+	if res.Config.Database == config.DatabaseExternal && kept {
 		u, err := config.ReadDatabaseURL(res.Config.DatabaseURLFile)
 		if err != nil {
 			return withCode(ExitUsage, err)
@@ -113,7 +113,7 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 		}
 	}
 	kind := "placeholder secrets"
-	if real {
+	if kept {
 		kind = "the secrets kept in " + g.stateDir
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.output, kind)
