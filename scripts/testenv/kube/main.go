@@ -1,5 +1,6 @@
 // Command kube is a test-only multi-call binary holding kube-apiserver,
-// kube-controller-manager, kube-scheduler and kubectl built from
+// kube-controller-manager, kube-scheduler, kubectl, and (for the real node)
+// kubelet and kube-proxy, all built from
 // k8s.io/kubernetes, for hakube's integration test environment
 // (scripts/testenv). It picks the component from the name it was invoked
 // under (through a symlink) or, failing that, from its first argument:
@@ -9,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"os"
@@ -26,7 +28,9 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 // components maps a command name to a function running it with os.Args and
@@ -36,6 +40,8 @@ var components = map[string]func() int{
 	"kube-controller-manager": func() int { return cli.Run(controllermanager.NewControllerManagerCommand()) },
 	"kube-scheduler":          func() int { return cli.Run(scheduler.NewSchedulerCommand()) },
 	"kubectl":                 runKubectl,
+	"kubelet":                 func() int { return cli.Run(kubelet.NewKubeletCommand(context.Background())) },
+	"kube-proxy":              func() int { return cli.Run(proxy.NewProxyCommand()) },
 }
 
 func main() {
