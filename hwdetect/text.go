@@ -154,7 +154,7 @@ func usbLine(rd Radio) string {
 }
 
 // memoryMeaning says what the board size means for the install; the
-// thresholds are the config's (installer/config FromHardware).
+// thresholds are the config's (config FromHardware).
 func memoryMeaning(board int64) string {
 	switch {
 	case board < gib:

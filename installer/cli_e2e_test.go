@@ -14,8 +14,8 @@ import (
 
 	"github.com/hakube/hakube/cmd/hakube/app"
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/installer/config"
-	"github.com/hakube/hakube/installer/internal/testcluster"
+	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/internal/testcluster"
 )
 
 // runCLI runs hakube's commands in-process, as the binary would.

@@ -35,8 +35,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/installer/config"
-	"github.com/hakube/hakube/installer/internal/testcluster"
+	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/internal/testcluster"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -46,7 +46,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 )
 
 //go:embed templates/*.yaml

@@ -21,7 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 )
 
 // Image is one pinned container image. Tags are exact releases: an upgrade

@@ -18,7 +18,7 @@ import (
 
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 )
 
 type installOptions struct {

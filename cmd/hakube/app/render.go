@@ -11,7 +11,7 @@ import (
 
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hakube/hakube/hwdetect"
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 )
 
 const hwGiB = int64(1) << 30

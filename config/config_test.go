@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hakube/hakube/installer/config"
+	"github.com/hakube/hakube/config"
 )
 
 var wantRE = regexp.MustCompile(`^# want: line=(\d+) key=(\S*) msg=(.+)$`)
