@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/hwdetect"
 )
 
 const hwGiB = int64(1) << 30

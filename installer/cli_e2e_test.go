@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hakube/hakube/cmd/hakube/app"
-	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/internal/testcluster"
 )
 

@@ -34,8 +34,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/internal/testcluster"
 	"github.com/hakube/hakube/manifests"
 )

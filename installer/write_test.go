@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/manifests"
 )
 

@@ -16,9 +16,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/config"
 )
 
 type installOptions struct {

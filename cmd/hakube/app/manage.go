@@ -13,8 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/manifests"
 )
 
