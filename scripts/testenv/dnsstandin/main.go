@@ -173,4 +173,3 @@ func (r *resolver) lookup(ctx context.Context, name string) ([]netip.Addr, bool)
 	}
 	return ips, true
 }
-

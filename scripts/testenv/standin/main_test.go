@@ -15,7 +15,9 @@ func TestStandinHTTP(t *testing.T) {
 	ready := make(chan []string, 1)
 	done := make(chan error, 1)
 	var out bytes.Buffer
-	go func() { done <- serveHTTP(ctx, []string{"--name", "home-assistant", "--address", "127.0.0.1", "0", "0"}, &out, ready) }()
+	go func() {
+		done <- serveHTTP(ctx, []string{"--name", "home-assistant", "--address", "127.0.0.1", "0", "0"}, &out, ready)
+	}()
 	var addrs []string
 	select {
 	case addrs = <-ready:
