@@ -66,7 +66,13 @@ realnode_up() {
 	realnode_check_host
 	realnode_lock "$dir"
 	mkdir -p "$node"/{cni,cni-ipam,kubelet,kubelet-pki,containerd,containerd-state,containerd-opt} "$dir/local-path"
-	cat /proc/sys/net/ipv4/ip_forward >"$node/ip_forward.before"
+	# Settings the node changes on this machine, restored by `down`.
+	if [[ ! -f $node/sysctl.before ]]; then
+		local k
+		for k in net.ipv4.ip_forward net.ipv4.conf.all.route_localnet; do
+			echo "$k=$(sysctl -n "$k")"
+		done >"$node/sysctl.before"
+	fi
 
 	# The bridge exists before the first pod, so the DNS stand-in can listen on
 	# its gateway address; the CNI bridge plugin takes it over as it is.
@@ -135,7 +141,10 @@ EOF
 	cat >"$node/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+# The node's address is the bridge's gateway: a kubelet refuses a loopback
+# node IP (the node then has no address, and the API server cannot reach it
+# for logs and exec). The bridge exists only on this machine.
+address: $REALNODE_GATEWAY
 port: $kubelet_port
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -184,7 +193,7 @@ EOF
 	write_run "$dir" containerd containerd --config "$node/containerd.toml" --log-level warn
 	write_run "$dir" cluster-dns-standin "$bin/cluster-dns-standin" --kubeconfig "$dir/kubeconfig" --listen "$REALNODE_GATEWAY:53"
 	write_run "$dir" kubelet "$bin/kubelet" --config "$node/kubelet.yaml" --kubeconfig "$dir/kubeconfig" \
-		--hostname-override "$REAL_NODE_NAME" --node-ip 127.0.0.1 --root-dir "$node/kubelet" \
+		--hostname-override "$REAL_NODE_NAME" --node-ip "$REALNODE_GATEWAY" --root-dir "$node/kubelet" \
 		--cert-dir "$node/kubelet-pki" --v 1
 	write_run "$dir" kube-proxy "$bin/kube-proxy" --config "$node/kube-proxy.yaml" --v 1
 	write_run "$dir" local-path-provisioner "$bin/local-path-provisioner-$LOCAL_PATH_VERSION" --debug start \
@@ -278,7 +287,10 @@ realnode_cleanup() {
 	done
 	log "removing kube-proxy's iptables rules (kube-proxy --cleanup)"
 	"$bin/kube-proxy" --cleanup >>"$dir/logs/kube-proxy-cleanup.log" 2>&1 || left+=" kube-proxy --cleanup failed (see $dir/logs/kube-proxy-cleanup.log);"
-	realnode_cleanup_cni_chains
+	realnode_cleanup_chains
+	local left_rules
+	left_rules=$({ iptables-save; ip6tables-save; } 2>/dev/null | grep -E -- '(KUBE-|CNI-)' || true)
+	[[ -z $left_rules ]] || left+=" iptables rules: $left_rules;"
 	if [[ -f $dir/node/netns ]]; then
 		while read -r ns; do
 			[[ -n $ns && -e $ns ]] || continue
@@ -294,8 +306,9 @@ realnode_cleanup() {
 	if ip link show "$REALNODE_BRIDGE" >/dev/null 2>&1; then
 		ip link del "$REALNODE_BRIDGE" 2>/dev/null || left+=" bridge $REALNODE_BRIDGE;"
 	fi
-	if [[ -f $dir/node/ip_forward.before ]]; then
-		cat "$dir/node/ip_forward.before" >/proc/sys/net/ipv4/ip_forward 2>/dev/null || true
+	if [[ -f $dir/node/sysctl.before ]]; then
+		local kv
+		while read -r kv; do sysctl -q -w "$kv" >/dev/null 2>&1 || left+=" sysctl $kv not restored;"; done <"$dir/node/sysctl.before"
 	fi
 	realnode_unlock "$dir"
 	if [[ -n $left ]]; then
@@ -305,20 +318,28 @@ realnode_cleanup() {
 	log "real node cleaned up: no iptables rules, network namespaces, mounts or containers left"
 }
 
-# realnode_cleanup_cni_chains removes the chains the portmap plugin creates
-# (CNI-HOSTPORT-*, CNI-DN-*), which outlive the pods.
-realnode_cleanup_cni_chains() {
-	local table chain
-	for table in nat filter; do
-		while read -r chain; do
-			iptables -t "$table" -S 2>/dev/null | awk -v c="$chain" '$1 == "-A" && $0 ~ "-j " c "( |$)" { $1 = "-D"; print }' |
+# realnode_cleanup_chains removes the chains kube-proxy --cleanup leaves:
+# the kubelet's own (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT,
+# in iptables and ip6tables) and the portmap plugin's (CNI-HOSTPORT-*),
+# with every rule jumping to them.
+realnode_cleanup_chains() {
+	local cmd table chain rule
+	for cmd in iptables ip6tables; do
+		command -v "$cmd" >/dev/null || continue
+		for table in filter nat mangle; do
+			# Rules jumping to our chains first, then the chains.
+			"$cmd" -t "$table" -S 2>/dev/null | awk '$1 == "-A" && / -j (KUBE-|CNI-)/ { $1 = "-D"; print }' |
 				while read -r rule; do
 					# shellcheck disable=SC2086 # a rule is words
-					iptables -t "$table" $rule 2>/dev/null || true
+					eval "$cmd -t $table $rule" 2>/dev/null || true
 				done
-			iptables -t "$table" -F "$chain" 2>/dev/null || true
-			iptables -t "$table" -X "$chain" 2>/dev/null || true
-		done < <(iptables -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^CNI-/ { print $2 }')
+			while read -r chain; do
+				"$cmd" -t "$table" -F "$chain" 2>/dev/null || true
+			done < <("$cmd" -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE-|CNI-)/ { print $2 }')
+			while read -r chain; do
+				"$cmd" -t "$table" -X "$chain" 2>/dev/null || true
+			done < <("$cmd" -t "$table" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE-|CNI-)/ { print $2 }')
+		done
 	done
 }
 
@@ -328,7 +349,7 @@ realnode_cleanup_cni_chains() {
 realnode_leftovers() {
 	local dir=$1
 	pgrep -af -- "$dir/" | grep -v -e "testenv" -e "pgrep" | sed 's/^/process: /' || true
-	iptables-save 2>/dev/null | grep -E -- '(KUBE-|CNI-)' | sed 's/^/iptables: /' || true
+	{ iptables-save; ip6tables-save; } 2>/dev/null | grep -E -- '(KUBE-|CNI-)' | sed 's/^/iptables: /' || true
 	ip link show "$REALNODE_BRIDGE" >/dev/null 2>&1 && echo "bridge: $REALNODE_BRIDGE"
 	if [[ -f $dir/node/netns ]]; then
 		while read -r ns; do [[ -z $ns || ! -e $ns ]] || echo "netns: $ns"; done <"$dir/node/netns"
