@@ -92,7 +92,17 @@ type stack struct {
 }
 
 func (w *world) stack(t *testing.T, ns string, nodePort int) *stack {
-	return &stack{w: w, ns: ns, nodePort: nodePort, state: filepath.Join(t.TempDir(), "state")}
+	s := &stack{w: w, ns: ns, nodePort: nodePort, state: filepath.Join(t.TempDir(), "state")}
+	// A scenario that fails half-way leaves nothing for the next one: the
+	// node has only two CPUs.
+	t.Cleanup(func() {
+		if t.Failed() {
+			if r := s.hakube(t, 3*time.Minute, "uninstall", "--purge", "--yes"); r.code != 0 {
+				t.Logf("cleanup: uninstall --purge of %s:\n%s", ns, r)
+			}
+		}
+	})
+	return s
 }
 
 type result struct {
@@ -105,7 +115,7 @@ func (r result) String() string {
 }
 
 // hakube runs the built binary against the world with the stack's state dir.
-func (s *stack) hakube(t *testing.T, timeout time.Duration, args ...string) result {
+func (s *stack) hakube(t testing.TB, timeout time.Duration, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -130,7 +140,7 @@ func (s *stack) hakube(t *testing.T, timeout time.Duration, args ...string) resu
 	return r
 }
 
-func (s *stack) install(t *testing.T, timeout time.Duration, extra ...string) result {
+func (s *stack) install(t testing.TB, timeout time.Duration, extra ...string) result {
 	args := append([]string{"install", "--yes", "--timeout", timeout.String(),
 		"--namespace", s.ns, "--node-port", strconv.Itoa(s.nodePort)}, extra...)
 	return s.hakube(t, timeout+time.Minute, args...)

@@ -14,8 +14,10 @@
 #   STAND-INS:      Home Assistant, ESPHome and Zigbee2MQTT run `standin-http`
 #                   (scripts/testenv/standin), which answers their probes and
 #                   nothing more; the pod sandbox image runs its `pause`.
-# Every image has busybox-static as /bin/sh plus GNU install, tar, gzip and
-# find (the Alpine BusyBox of the real images has options Debian's lacks).
+# Every image has Debian's dash as /bin/sh, busybox-static for the other
+# commands, and GNU install, tar, gzip and find: the Alpine BusyBox of the
+# real images has options (install, tar --exclude, find -delete) Debian's
+# static BusyBox lacks, and its ash would run its own applets first.
 #
 # The set is cached by content: IMAGES_KEY hashes this file, the stand-in's
 # sources, the Debian package versions and the Node-RED version.
@@ -24,7 +26,7 @@ NODERED_VERSION=4.1.8
 PAUSE_IMAGE=hakube.test/testenv/pause-standin:1
 HELPER_IMAGE=hakube.test/testenv/busybox:debian
 # Package versions that change what the images hold.
-IMAGE_PACKAGES="busybox-static mosquitto postgresql-15 nodejs libpython3.11-stdlib python3.11-minimal sqlite3 coreutils tar findutils gzip libc6"
+IMAGE_PACKAGES="dash busybox-static busybox mosquitto postgresql-15 nodejs libpython3.11-stdlib python3.11-minimal sqlite3 coreutils tar findutils gzip libc6"
 
 # hakube_image KEY prints the image hakube renders for KEY on this machine's
 # architecture (manifests.Versions, through testenv-helper).
@@ -78,11 +80,15 @@ rootfs_base() {
 	local root=$1 a
 	mkdir -p "$root"/{bin,etc,root,tmp,usr/bin,usr/sbin,usr/local/bin,var/run,var/tmp,dev,proc,sys}
 	chmod 1777 "$root/tmp" "$root/var/tmp"
-	cp /bin/busybox "$root/bin/busybox"
+	# Debian's busybox-static or busybox (dynamic): either, with its libraries.
+	rootfs_bin "$root" /bin/busybox
 	for a in $(/bin/busybox --list); do
 		[[ -e $root/bin/$a ]] || ln -s busybox "$root/bin/$a"
 	done
-	rootfs_bin "$root" /usr/bin/install /usr/bin/tar /usr/bin/gzip /usr/bin/find
+	rootfs_bin "$root" /usr/bin/install /usr/bin/tar /usr/bin/gzip /usr/bin/find /usr/bin/dash
+	# Debian's static BusyBox ash runs its own applets before anything on
+	# PATH: sh is dash, so the GNU tools above are the ones scripts get.
+	ln -sfn /usr/bin/dash "$root/bin/sh"
 	cat >"$root/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
 postgres:x:70:70:PostgreSQL:/var/lib/postgresql:/bin/sh
@@ -213,7 +219,7 @@ if [ "$1" = postgres ]; then
 		fi
 		pwfile=$(mktemp)
 		printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
-		initdb --username="$POSTGRES_USER" --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 -D "$PGDATA"
+		initdb --username="$POSTGRES_USER" --pwfile="$pwfile" -E UTF8 --locale=C -D "$PGDATA"
 		rm -f "$pwfile"
 		echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
 		echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
@@ -238,7 +244,7 @@ exec "$@"
 EOF
 	chmod 0755 "$root/usr/local/bin/docker-entrypoint.sh"
 	"$bin/testenv-helper" oci-image --out "$2" --name "$(hakube_image postgresql)" --rootfs "$root" \
-		--env "$PATH_ENV" --env PGDATA=/var/lib/postgresql/data --env LANG=C.UTF-8 \
+		--env "$PATH_ENV" --env PGDATA=/var/lib/postgresql/data \
 		--entrypoint '["docker-entrypoint.sh"]' --cmd '["postgres"]' --user 70 --label "$REAL_LABEL"
 }
 
