@@ -494,7 +494,7 @@ func missingImage(t *testing.T, s *stack) {
 			t.Errorf("import %s again: %v\n%s", archive, err, out)
 		}
 	})
-	r := s.install(t, 90*time.Second, "--components", "mqtt")
+	r := s.install(t, 40*time.Second, "--components", "mqtt")
 	require.NotEqual(t, 0, r.code, "install cannot succeed:\n%s", r)
 	all := r.stdout + r.stderr
 	t.Logf("install said:\n%s", all)
