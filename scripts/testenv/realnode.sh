@@ -228,7 +228,7 @@ EOF
 realnode_drain() {
 	local dir=$1 pid i
 	[[ -f $dir/pids ]] || return 0
-	bin=${bin:-$(bin_dir)}
+	bin=${bin:-$(dir_bin "$dir")}
 	# Nothing may recreate pods meanwhile.
 	for n in k3s-deploy-standin local-path-provisioner kube-controller-manager; do
 		pid=$(pid_of "$dir" "$n")
@@ -279,7 +279,7 @@ realnode_record_netns() {
 # left on this machine. Fails, listing it, if something could not be removed.
 realnode_cleanup() {
 	local dir=$1 left="" ns m pid
-	bin=${bin:-$(bin_dir)}
+	bin=${bin:-$(dir_bin "$dir")}
 	# Shims of our containerd (their command line names its socket).
 	for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $dir/node/containerd.sock" || true); do
 		log "killing containerd-shim $pid"
