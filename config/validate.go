@@ -17,21 +17,21 @@ import (
 
 // Validate reports every problem of c at once, or nil.
 func (c *Config) Validate() error {
-	if p := validate(c, nil); len(p) > 0 {
+	if p := validate(c, &Settings{}); len(p) > 0 {
 		return &Error{Problems: p}
 	}
 	return nil
 }
 
 // validate checks c; set (may be nil) names where each key came from.
-func validate(c *Config, set Settings) []Problem {
+func validate(c *Config, set *Settings) []Problem {
 	var out []Problem
 	// add reports a problem with key; when the user did not set key itself,
 	// the first related key they did set gives the file and line.
 	addRel := func(key string, related []string, format string, args ...any) {
 		src := Source{}
 		for _, k := range append([]string{key}, related...) {
-			if s, ok := set[k]; ok {
+			if s, ok := set.get(k); ok {
 				src = s.src
 				break
 			}
@@ -39,7 +39,7 @@ func validate(c *Config, set Settings) []Problem {
 		out = append(out, Problem{Source: src, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	add := func(key, format string, args ...any) { addRel(key, nil, format, args...) }
-	isSet := func(key string) bool { return set != nil && set.IsSet(key) }
+	isSet := func(key string) bool { return set.IsSet(key) }
 	oneOf := func(key, v string) {
 		f := fieldByKey(key)
 		if !slices.Contains(f.allowed, v) {
