@@ -59,7 +59,7 @@ func TestE2ECLI(t *testing.T) {
 	assert.True(t, last.Result.Waited)
 	assert.Contains(t, last.Result.URL, ":30123")
 
-	sec, err := installer.ReadSecrets(state)
+	sec, err := installer.StateDir{Path: state}.Secrets()
 	require.NoError(t, err)
 	all := stdout + stderr
 	code, st, stErr := runCLI(t, "", args("status", "--output", "json")...)

@@ -98,12 +98,12 @@ func TestInstallK3sRunsTheInstallerWithItsVariables(t *testing.T) {
 
 func TestLockIsExclusive(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := installer.Lock(dir)
+	unlock, err := installer.StateDir{Path: dir}.Lock()
 	require.NoError(t, err)
-	_, err = installer.Lock(dir)
+	_, err = installer.StateDir{Path: dir}.Lock()
 	require.ErrorIs(t, err, installer.ErrBusy)
 	unlock()
-	unlock2, err := installer.Lock(dir)
+	unlock2, err := installer.StateDir{Path: dir}.Lock()
 	require.NoError(t, err, "the lock is free again once released")
 	unlock2()
 }

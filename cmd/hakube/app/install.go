@@ -118,12 +118,12 @@ func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) er
 			return err
 		}
 	}
-	unlock, err := installer.Lock(g.stateDir)
+	unlock, err := installer.StateDir{Path: g.stateDir}.Lock()
 	if err != nil {
 		return withCode(ExitPreflight, err)
 	}
 	defer unlock()
-	in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: clients, Report: rep,
+	in := &installer.Installer{DataDir: g.dataDir, State: installer.StateDir{Path: g.stateDir}, Clients: clients, Report: rep,
 		Timeout: o.timeout, NoWait: o.noWait}
 	result, err := in.Install(ctx, cfg)
 	if err != nil {
@@ -138,7 +138,7 @@ func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) er
 func loadInstallConfig(cmd *cobra.Command, g *globals, file string, report *hwdetect.Report, unattended bool) (config.Result, error) {
 	src := config.Sources{File: file, Environ: g.environ, Flags: cmd.Flags(), Adjust: config.FromHardware(report, unattended)}
 	if file == "" {
-		saved, err := installer.SavedConfig(g.stateDir)
+		saved, err := installer.StateDir{Path: g.stateDir}.SavedConfig()
 		switch {
 		case err == nil:
 			src.Base = &saved

@@ -31,7 +31,7 @@ func clientsFor(cmd *cobra.Command, g *globals) (*installer.Clients, error) {
 // savedOrDefault is the saved configuration, or the edge defaults when
 // nothing was installed with this state directory.
 func savedOrDefault(g *globals) (config.Config, bool, error) {
-	c, err := installer.SavedConfig(g.stateDir)
+	c, err := installer.StateDir{Path: g.stateDir}.SavedConfig()
 	if err == nil {
 		return c, true, nil
 	}
@@ -65,7 +65,7 @@ and Ready, 1 otherwise.`,
 			if err != nil {
 				return err
 			}
-			in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: c}
+			in := &installer.Installer{DataDir: g.dataDir, State: installer.StateDir{Path: g.stateDir}, Clients: c}
 			st, err := in.Status(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -177,13 +177,13 @@ configuration and credentials: it asks first, unless --yes.`,
 				return err
 			}
 			if _, err := os.Stat(g.stateDir); err == nil {
-				unlock, err := installer.Lock(g.stateDir)
+				unlock, err := installer.StateDir{Path: g.stateDir}.Lock()
 				if err != nil {
 					return withCode(ExitPreflight, err)
 				}
 				defer unlock()
 			}
-			in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: c,
+			in := &installer.Installer{DataDir: g.dataDir, State: installer.StateDir{Path: g.stateDir}, Clients: c,
 				Report: installer.LineReporter(cmd.ErrOrStderr(), g.json())}
 			res, err := in.Uninstall(cmd.Context(), cfg.Namespace, o.purge)
 			if err != nil {
@@ -238,7 +238,7 @@ and follow k3s as install does. Flags and HAKUBE_* variables override saved
 settings. Volumes and credentials are never changed by an upgrade.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			saved, err := installer.SavedConfig(g.stateDir)
+			saved, err := installer.StateDir{Path: g.stateDir}.SavedConfig()
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
 					return withCode(ExitUsage, fmt.Errorf("nothing to upgrade: no saved configuration in %s; run 'hakube install' first", g.stateDir))
@@ -254,7 +254,7 @@ settings. Volumes and credentials are never changed by an upgrade.`,
 			if err != nil {
 				return err
 			}
-			sec, err := installer.ReadSecrets(g.stateDir)
+			sec, err := installer.StateDir{Path: g.stateDir}.Secrets()
 			if err != nil {
 				return err
 			}
@@ -286,12 +286,12 @@ settings. Volumes and credentials are never changed by an upgrade.`,
 				}
 				return nil
 			}
-			unlock, err := installer.Lock(g.stateDir)
+			unlock, err := installer.StateDir{Path: g.stateDir}.Lock()
 			if err != nil {
 				return withCode(ExitPreflight, err)
 			}
 			defer unlock()
-			in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: c,
+			in := &installer.Installer{DataDir: g.dataDir, State: installer.StateDir{Path: g.stateDir}, Clients: c,
 				Report: installer.LineReporter(out, g.json()), Timeout: o.timeout, NoWait: o.noWait}
 			r, err := in.Install(cmd.Context(), cfg)
 			if err != nil {

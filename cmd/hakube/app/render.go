@@ -68,7 +68,7 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 	sec := installer.PlaceholderSecrets()
 	kept := false
 	if o.output != "-" {
-		s, err := installer.ReadSecrets(g.stateDir)
+		s, err := installer.StateDir{Path: g.stateDir}.Secrets()
 		switch {
 		case err == nil:
 			sec, kept = s, true
