@@ -326,7 +326,8 @@ const MaxFlagsFileBytes = 64 << 10
 func ReadFlagsFile(path string) ([]byte, error) {
 	data, err := ReadSmallFile(path, MaxFlagsFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read flags file: %w (check the path given to --config)", err)
+		return nil, &Error{Problems: []Problem{{Source: Source{File: path},
+			Msg: fmt.Sprintf("cannot read the flags file: %v (check the path given to --config)", err)}}}
 	}
 	return data, nil
 }

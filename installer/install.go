@@ -19,6 +19,9 @@ var (
 	ErrPreflight = errors.New("the host is not ready")
 	ErrRejected  = errors.New("k3s rejected a manifest")
 	ErrTimeout   = errors.New("timed out")
+	// ErrBadInput marks a problem with a file or value the user gave
+	// (database-url-file, a hardware root).
+	ErrBadInput = errors.New("bad input")
 )
 
 // Installer writes the stack into k3s and follows it until Ready.

@@ -160,7 +160,7 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 	}
 	if cfg.Database == config.DatabaseExternal && !o.Placeholders {
 		if p.secrets.DatabaseURL, err = config.ReadDatabaseURL(cfg.DatabaseURLFile); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 		}
 	}
 	opts := manifests.Options{}
