@@ -416,13 +416,13 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 // unknown names (for Validate to report) at the end.
 func sortComponents(in []Component) []Component {
 	var out []Component
-	for _, k := range Components {
+	for _, k := range components {
 		if slices.Contains(in, k) {
 			out = append(out, k)
 		}
 	}
 	for _, c := range in {
-		if !slices.Contains(Components, c) {
+		if !slices.Contains(components, c) {
 			out = append(out, c)
 		}
 	}

@@ -38,6 +38,8 @@ type Installer struct {
 	// Timeout bounds the wait for Ready; NoWait skips it.
 	Timeout time.Duration
 	NoWait  bool
+	// Images replaces manifests' pinned image table (nil: the pinned one).
+	Images map[string]manifests.Image
 }
 
 // Result is what an install did.

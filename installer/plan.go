@@ -163,7 +163,7 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 			return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 		}
 	}
-	opts := manifests.Options{}
+	opts := manifests.Options{Images: in.Images}
 	if in.Clients != nil {
 		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
 		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
