@@ -1,8 +1,8 @@
 package config
 
 import (
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 )
 

@@ -192,10 +192,10 @@ const (
 // Check is one host readiness check.
 type Check struct {
 	ID     CheckID `json:"id"`
-	Title  string `json:"title"`
-	Status Status `json:"status"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
+	Title  string  `json:"title"`
+	Status Status  `json:"status"`
+	Detail string  `json:"detail"`
+	Fix    string  `json:"fix,omitempty"`
 }
 
 // ZigbeeCoordinators returns the radios that are Zigbee coordinators.

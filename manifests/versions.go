@@ -1,8 +1,8 @@
 package manifests
 
 import (
-	"maps"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/hakube/hakube/config"
