@@ -363,6 +363,13 @@ func ReadSmallFile(path string, limit int64) ([]byte, error) {
 // Resolve builds a Config from base (or the chosen profile's defaults), the
 // adjuster and the explicit settings, then validates it.
 func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
+	return resolve(base, set, adjust, &set)
+}
+
+// resolve is Resolve with the settings whose origin validation may blame
+// for a combination (a saved effective configuration sets every key, so
+// none of them is a user's explicit choice).
+func resolve(base *Config, set Settings, adjust Adjuster, chosen *Settings) (Result, error) {
 	var c Config
 	if base != nil {
 		c = *base
@@ -405,7 +412,7 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true
 	}
-	if problems := validate(&c, &set); len(problems) > 0 {
+	if problems := validate(&c, chosen); len(problems) > 0 {
 		return Result{}, newError(problems)
 	}
 	c.Components = sortComponents(c.Components)

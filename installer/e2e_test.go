@@ -270,7 +270,7 @@ func TestE2EAPIServerDownDuringWait(t *testing.T) {
 	var stopErr error
 	in.Report = func(ev installer.Event) {
 		// The files are written and the wait begins: take the API server away.
-		if ev.Phase == "apply" && ev.Level == installer.LevelWait {
+		if ev.Phase == installer.PhaseApply && ev.Level == installer.LevelWait {
 			once.Do(func() { stopErr = e.cl.StopAPIServer() })
 		}
 	}
