@@ -153,6 +153,11 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 		return nil, err
 	}
 	var err error
+	if !o.Placeholders {
+		if err := in.checkOwner(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if o.Placeholders {
 		p.secrets, p.Credentials = PlaceholderSecrets(), CredentialsKept
 	} else if p.secrets, p.Credentials, err = in.credentials(ctx, &cfg, o.RegenerateCredentials); err != nil {
