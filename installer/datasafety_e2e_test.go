@@ -17,20 +17,6 @@ import (
 	"github.com/hakube/hakube/internal/testcluster"
 )
 
-// manifestsSnapshot is every file's content in dir.
-func manifestsSnapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		out[e.Name()] = string(b)
-	}
-	return out
-}
-
 // TestE2ENoSettingDeletesAClaim: on the test control plane (k3s deploy
 // STAND-IN, which prunes like k3s), a change of namespace and a second
 // install with another state directory are refused before anything is
@@ -54,14 +40,14 @@ func TestE2ENoSettingDeletesAClaim(t *testing.T) {
 	}
 	before := claims()
 	require.NotEmpty(t, before)
-	files := manifestsSnapshot(t, e.cl.ManifestsDir)
+	files := snapshot(t, e.cl.ManifestsDir)
 
 	moved := cfg
 	moved.Namespace = "ha3"
 	_, err = e.installer(time.Minute).Install(ctx, moved)
 	require.ErrorIs(t, err, installer.ErrPreflight)
 	assert.Contains(t, err.Error(), `namespace was "home-assistant" at install and cannot change`)
-	assert.Equal(t, files, manifestsSnapshot(t, e.cl.ManifestsDir), "refused before writing")
+	assert.Equal(t, files, snapshot(t, e.cl.ManifestsDir), "refused before writing")
 
 	second := &installer.Installer{DataDir: e.cl.DataDir, State: installer.StateDir{Path: filepath.Join(t.TempDir(), "other")},
 		Clients: e.clients, Timeout: time.Minute}
@@ -69,7 +55,7 @@ func TestE2ENoSettingDeletesAClaim(t *testing.T) {
 	require.ErrorIs(t, err, installer.ErrPreflight)
 	assert.Contains(t, err.Error(), "belong to another install")
 	assert.NoDirExists(t, second.State.Path, "the refused install wrote no state")
-	assert.Equal(t, files, manifestsSnapshot(t, e.cl.ManifestsDir), "refused before writing")
+	assert.Equal(t, files, snapshot(t, e.cl.ManifestsDir), "refused before writing")
 
 	// Give the stand-in several passes: nothing of the first install goes.
 	time.Sleep(3 * time.Second)
@@ -119,12 +105,12 @@ func TestE2ELostCredentialsAreRecoveredNeverRotated(t *testing.T) {
 
 	require.NoError(t, os.Remove(state.SecretsPath()))
 	require.NoError(t, e.kube.CoreV1().Secrets(cfg.Namespace).Delete(ctx, installer.StateSecret, metav1.DeleteOptions{}))
-	files := manifestsSnapshot(t, e.cl.ManifestsDir)
+	files := snapshot(t, e.cl.ManifestsDir)
 	_, err = e.installer(time.Minute).Install(ctx, cfg)
 	require.ErrorIs(t, err, installer.ErrCredentialsMissing)
 	assert.Contains(t, err.Error(), "--regenerate-credentials")
 	assert.NoFileExists(t, state.SecretsPath(), "refused: nothing written")
-	assert.Equal(t, files, manifestsSnapshot(t, e.cl.ManifestsDir))
+	assert.Equal(t, files, snapshot(t, e.cl.ManifestsDir))
 
 	in := e.installer(3 * time.Minute)
 	p, err := in.Plan(ctx, cfg, installer.PlanOptions{RegenerateCredentials: true})
