@@ -161,6 +161,8 @@ var fields = []*field{
 		set:   func(c *Config, v any) { c.Monitoring = Monitoring(v.(string)) }},
 	typedField("resource-size", "requests and limits for the board", []ResourceSize{SizeSmall, SizeMedium, SizeLarge},
 		func(c *Config) *ResourceSize { return &c.ResourceSize }),
+	boolField("install-k3s", "install k3s (the pinned release, over https) when it is missing",
+		func(c *Config) *bool { return &c.InstallK3s }),
 	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
 		func(c *Config) *Arch { return &c.Arch }),
 }

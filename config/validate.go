@@ -131,6 +131,8 @@ func validate(c *Config, set *Settings) []Problem {
 	if c.ZigbeeDevice != "" {
 		if msg := checkZigbeeDevice(c.ZigbeeDevice); msg != "" {
 			add("zigbee-device", "%s", msg)
+		} else if strings.HasPrefix(c.ZigbeeDevice, "mdns://") && !c.HostNetwork {
+			addRel("zigbee-device", []string{"host-network"}, "%s is found by mDNS, which reaches a pod only on the host network: set host-network: true, or give the coordinator as tcp://host:6638", c.ZigbeeDevice)
 		}
 	}
 	if c.ZigbeeAdapter != "" {

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,4 +85,19 @@ func TestNoOtherCommandPrintsASecret(t *testing.T) {
 		assert.NotContains(t, all.String(), v, "a secret reached the output of a command other than credentials")
 	}
 	assert.NotEmpty(t, all.String())
+}
+
+func TestInstallK3sIsAFlagsFileKey(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "site.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("install-k3s: true\n"), 0o600))
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "proc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "meminfo"), []byte("MemTotal: 4000000 kB\n"), 0o644))
+	code, _, errOut := runDetectCmd(t, "install", "--yes", "--config", file, "--root", root,
+		"--k3s-install-url", "http://127.0.0.1:9/k3s.sh", "--data-dir", filepath.Join(dir, "k3s"),
+		"--kubeconfig", filepath.Join(dir, "none.yaml"), "--state-dir", filepath.Join(dir, "state"))
+	assert.Equal(t, ExitPreflight, code)
+	assert.Contains(t, errOut, "only https:// URLs are allowed", "the key reached the k3s install, which refuses plain http")
+	assert.NoDirExists(t, filepath.Join(dir, "state"))
 }
