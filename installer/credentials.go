@@ -49,7 +49,7 @@ func Logins(cfg *config.Config, sec manifests.Secrets) []Login {
 	}
 	if cfg.UsesPostgreSQL() {
 		out = append(out, Login{Component: "postgresql", Purpose: "the recorder database (Home Assistant uses it already)",
-			Where: fmt.Sprintf("home-assistant-postgresql.%s.svc:5432, database homeassistant", cfg.Namespace),
+			Where:    fmt.Sprintf("home-assistant-postgresql.%s.svc:5432, database homeassistant", cfg.Namespace),
 			Username: "homeassistant", Password: sec.PostgreSQLPassword})
 	}
 	return out

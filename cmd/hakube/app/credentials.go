@@ -25,7 +25,7 @@ nodered, esphome, zigbee2mqtt, postgresql; without it, every login is shown.`,
 		Example: `  sudo hakube credentials
   sudo hakube credentials mqtt
   sudo hakube credentials -o json | jq -r '.[] | select(.component=="nodered") | .password'`,
-		Args: func(cmd *cobra.Command, args []string) error { return asUsage(cobra.MaximumNArgs(1)(cmd, args)) },
+		Args:      func(cmd *cobra.Command, args []string) error { return asUsage(cobra.MaximumNArgs(1)(cmd, args)) },
 		ValidArgs: []string{"mqtt", "nodered", "esphome", "zigbee2mqtt", "postgresql"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCredentials(cmd, g, args)
