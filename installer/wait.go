@@ -1,14 +1,18 @@
 package installer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hakube/hakube/manifests"
 	k3sv1 "github.com/k3s-io/api/k3s.cattle.io/v1"
+	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,11 +34,15 @@ type waiter struct {
 	ns           string
 	timeout      time.Duration
 	addons       map[string]string // Addon name → sha256 of our file
-	statefulsets []string
+	statefulsets []workload        // every StatefulSet of the files, in any namespace
 
-	applied   bool
-	advice    map[string]string // last advice per pod/container, to say it once
-	lastState string
+	applied bool
+	advice  map[string]string // last advice per pod/container, to say it once
+	// components maps an Addon to the component its file installs; state
+	// is where each component stands, reported on every change.
+	components map[string]string
+	state      map[string]State
+	lastState  string
 	// logs returns the last lines a crashed container printed ("" if none).
 	logs func(ns, pod, container string) string
 }
@@ -62,7 +70,7 @@ func (w *waiter) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	w.advice = map[string]string{}
-	w.rep.emit(LevelWait, "apply", "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
+	w.rep.emit(LevelWait, PhaseApply, "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
 
 	kick := make(chan struct{}, 1)
 	poke := func() {
@@ -95,10 +103,10 @@ func (w *waiter) run(ctx context.Context) error {
 		return w.c.Kube.Addons.Watch(ctx, "kube-system", metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "statefulsets", func(string) (watch.Interface, error) {
-		return w.c.Kube.StatefulSets.Watch(ctx, w.ns, metav1.ListOptions{})
+		return w.c.Kube.StatefulSets.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "pods", func(string) (watch.Interface, error) {
-		return w.c.Kube.Pods.Watch(ctx, w.ns, metav1.ListOptions{})
+		return w.c.Kube.Pods.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 
 	var lastErr error
@@ -109,7 +117,7 @@ func (w *waiter) run(ctx context.Context) error {
 			return nil
 		case err != nil && ctx.Err() == nil:
 			if lastErr == nil {
-				w.rep.emit(LevelWarning, "wait", "", "cannot reach the API server: "+shortErr(err)+"; retrying", "check k3s with 'systemctl status k3s'")
+				w.rep.emit(LevelWarning, PhaseWait, "", "cannot reach the API server: "+shortErr(err)+"; retrying", "check k3s with 'systemctl status k3s'")
 			}
 			lastErr = err
 		case err == nil:
@@ -247,6 +255,8 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 		for name, sum := range w.addons {
 			if a, ok := byName[name]; !ok || a.Spec.Checksum != sum {
 				pending = append(pending, name)
+			} else if comp := w.components[name]; comp != "" && w.state[comp] == StateWritten {
+				w.setState(comp, StateApplied, "applied by k3s")
 			}
 		}
 		if len(pending) > 0 {
@@ -255,33 +265,102 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		w.applied = true
-		w.rep.emit(LevelDone, "apply", "", fmt.Sprintf("k3s applied all %d files", len(w.addons)), "")
-		w.rep.emit(LevelWait, "rollout", "", "waiting for the pods to become Ready", "")
+		w.rep.emit(LevelDone, PhaseApply, "", fmt.Sprintf("k3s applied all %d files", len(w.addons)), "")
+		w.rep.emit(LevelWait, PhaseRollout, "", "waiting for the pods to become Ready", "")
 	}
 	ready := true
 	var states []string
-	for _, name := range w.statefulsets {
-		ss, err := w.c.Kube.StatefulSets.Get(ctx, w.ns, name)
+	for _, wl := range w.statefulsets {
+		ss, err := w.c.Kube.StatefulSets.Get(ctx, wl.Namespace, wl.Name)
 		if err != nil {
 			return false, err
 		}
 		if ok, state := rolledOut(ss); !ok {
 			ready = false
-			states = append(states, name+": "+state)
+			states = append(states, wl.Name+": "+state)
 		}
 	}
-	pods, err := w.c.Kube.Pods.List(ctx, w.ns, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+	pods, err := w.c.Kube.Pods.List(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	if err != nil {
 		return false, err
 	}
 	for i := range pods.Items {
 		w.adviseOn(&pods.Items[i])
+		w.trackContainers(&pods.Items[i])
 	}
 	if !ready {
 		w.lastState = strings.Join(states, "; ")
 		return false, nil
 	}
 	return true, nil
+}
+
+// setState reports a component's new state once.
+func (w *waiter) setState(comp string, st State, msg string) {
+	if w.state == nil || w.state[comp] == st {
+		return
+	}
+	w.state[comp] = st
+	w.rep.state(PhaseRollout, comp, st, msg)
+}
+
+// trackContainers moves each component whose container runs in p (the
+// container is named after the component) to pulling, starting, ready or
+// failed.
+func (w *waiter) trackContainers(p *corev1.Pod) {
+	for _, cs := range p.Status.ContainerStatuses {
+		if _, ours := w.state[cs.Name]; !ours {
+			continue
+		}
+		st, msg := StateStarting, "starting"
+		switch {
+		case cs.Ready:
+			st, msg = StateReady, "ready"
+		case cs.State.Waiting != nil:
+			switch cs.State.Waiting.Reason {
+			case "ErrImagePull", "ImagePullBackOff":
+				st, msg = StatePulling, "pulling "+cs.Image+" (retrying)"
+			case "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "InvalidImageName":
+				st, msg = StateFailed, cs.State.Waiting.Reason
+			case "ContainerCreating":
+				if cs.ImageID == "" {
+					st, msg = StatePulling, "pulling "+cs.Image
+				}
+			}
+		}
+		w.setState(cs.Name, st, msg)
+	}
+}
+
+// workload is one StatefulSet the wait follows.
+type workload struct{ Namespace, Name string }
+
+// statefulSetsOf lists the StatefulSets in the rendered files.
+func statefulSetsOf(files []manifests.File) ([]workload, error) {
+	var out []workload
+	for _, f := range files {
+		dec := yaml.NewDecoder(bytes.NewReader(f.Content))
+		for {
+			var o struct {
+				Kind     string `yaml:"kind"`
+				Metadata struct {
+					Name      string `yaml:"name"`
+					Namespace string `yaml:"namespace"`
+				} `yaml:"metadata"`
+			}
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read rendered %s: %w", f.Name, err)
+			}
+			if o.Kind == "StatefulSet" {
+				out = append(out, workload{o.Metadata.Namespace, o.Metadata.Name})
+			}
+		}
+	}
+	return out, nil
 }
 
 // rolledOut is kubectl rollout status for a StatefulSet.
@@ -311,7 +390,7 @@ func (w *waiter) adviseOn(p *corev1.Pod) {
 			return
 		}
 		w.advice[key] = msg
-		w.rep.emit(LevelWarning, "rollout", key, msg, advice)
+		w.rep.emit(LevelWarning, PhaseRollout, key, msg, advice)
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {

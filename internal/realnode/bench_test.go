@@ -17,16 +17,17 @@ import (
 )
 
 // Figures for the test world, not assertions (tests never assert wall
-// times). Run, with the caches warm:
+// times). Run, with the caches warm (one fresh cluster per run; the median
+// of the five s/install figures is the one to quote):
 //
-//	go test -run '^$' -bench . -benchtime 5x -timeout 60m ./internal/realnode/
+//	go test -run '^$' -bench Install -benchtime 1x -count 5 -timeout 60m ./internal/realnode/
 //
 // BenchmarkInstallRealNode: `hakube install` (default profile) until every
-// pod is Ready on the real node, each iteration into a fresh namespace,
-// followed (untimed) by `uninstall --purge`; reports the median and the
-// node's memory (RSS of containerd, kubelet, kube-proxy, the provisioner,
-// the DNS stand-in, the shims and every container process) with the stack
-// running. BenchmarkInstallKwok: the same on kwok's simulated node.
+// pod is Ready on the real node, followed (untimed) by `uninstall --purge`;
+// also reports the node's memory (RSS of containerd, kubelet, kube-proxy,
+// the provisioner, the DNS stand-in, the shims and every container process)
+// with the stack running. BenchmarkInstallKwok: the same on kwok's
+// simulated node.
 func BenchmarkInstallRealNode(b *testing.B) {
 	w := &world{cl: testcluster.Start(b, testcluster.Options{RealNode: true, PollInterval: time.Second})}
 	benchInstall(b, w, nil)
@@ -66,7 +67,7 @@ func benchInstall(b *testing.B, w *world, prepare func(*stack)) {
 	}
 	b.StopTimer()
 	slices.Sort(times)
-	b.ReportMetric(times[len(times)/2].Seconds(), "s-median/install")
+	b.ReportMetric(times[len(times)/2].Seconds(), "s/install")
 	b.Logf("install to all-Ready: %v (median %v)", times, times[len(times)/2])
 	if len(rss) > 0 {
 		slices.Sort(rss)
@@ -78,7 +79,7 @@ func benchInstall(b *testing.B, w *world, prepare func(*stack)) {
 // settings, so kwok's cluster can pre-bind PVs (it has no provisioner).
 func renderedClaims(b *testing.B, s *stack) map[string]string {
 	dir := b.TempDir()
-	r := s.hakube(b, time.Minute, "render", "--output", dir, "--namespace", s.ns, "--node-port", strconv.Itoa(s.nodePort))
+	r := s.hakube(b, time.Minute, "render", "--dir", dir, "--namespace", s.ns, "--node-port", strconv.Itoa(s.nodePort))
 	if r.code != 0 {
 		b.Fatalf("render:\n%s", r)
 	}

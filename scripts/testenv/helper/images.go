@@ -12,12 +12,13 @@ import (
 )
 
 // printImageRefs prints "KEY REF" for every image hakube renders for this
-// machine's architecture, from manifests.Versions: the names the real node's
+// machine's architecture, from manifests.Versions(): the names the real node's
 // images must carry so the kubelet never pulls.
 func printImageRefs(w io.Writer) error {
 	arch := config.Arch(runtime.GOARCH)
-	for _, key := range slices.Sorted(maps.Keys(manifests.Versions)) {
-		ref, err := manifests.Versions[key].Ref(arch)
+	versions := manifests.Versions()
+	for _, key := range slices.Sorted(maps.Keys(versions)) {
+		ref, err := versions[key].Ref(arch)
 		if err != nil {
 			return fmt.Errorf("image %s: %w", key, err)
 		}
