@@ -224,12 +224,13 @@ func needTool(t *testing.T, name, pkg string) string {
 }
 
 // TestRealNode installs, checks and removes the stack on a real node: the
-// default profile (SQLite, MQTT, Node-RED, ESPHome), then PostgreSQL, then a
-// pod whose image is missing.
+// default profile (SQLite, MQTT, Node-RED, ESPHome), then PostgreSQL, then
+// Zigbee2MQTT with a network coordinator, then a pod whose image is missing.
 func TestRealNode(t *testing.T) {
 	w := startWorld(t)
 	t.Run("Default", func(t *testing.T) { defaultProfile(t, w.stack(t, "hakube-default", 30123)) })
 	t.Run("PostgreSQL", func(t *testing.T) { postgreSQLProfile(t, w.stack(t, "hakube-pg", 30124)) })
+	t.Run("Zigbee2MQTTNetworked", func(t *testing.T) { zigbee2mqttNetworked(t, w.stack(t, "hakube-z2m", 30126)) })
 	t.Run("MissingImage", func(t *testing.T) { missingImage(t, w.stack(t, "hakube-noimage", 30125)) })
 	require.NoError(t, w.cl.Down())
 	left, err := w.cl.Leftovers()
@@ -500,6 +501,30 @@ func missingImage(t *testing.T, s *stack) {
 	t.Logf("install said:\n%s", all)
 	assert.Contains(t, all, "cannot pull "+image, "install names the image")
 	assert.Regexp(t, `failed to pull|failed to resolve|ErrImagePull|ImagePullBackOff|Back-off pulling`, all, "the kubelet's reason is shown")
+	r = s.hakube(t, 3*time.Minute, "uninstall", "--purge", "--yes")
+	require.Equal(t, 0, r.code, "uninstall --purge:\n%s", r)
+}
+
+// zigbee2mqttNetworked: the zigbee2mqtt-config init container seeds the
+// configuration once and writes the secrets file 0600 on the volume; the
+// Zigbee2MQTT STAND-IN answers its probes (no coordinator is reachable here).
+func zigbee2mqttNetworked(t *testing.T, s *stack) {
+	r := s.install(t, 5*time.Minute, "--components", "mqtt,zigbee2mqtt",
+		"--zigbee-device", "tcp://192.0.2.10:6638", "--zigbee-adapter", "ember")
+	require.Equal(t, 0, r.code, "install:\n%s", r)
+	data := s.volumeDir(t, "home-assistant-zigbee2mqtt-data-0")
+	conf, err := os.ReadFile(filepath.Join(data, "configuration.yaml"))
+	require.NoError(t, err, "the seeded configuration is on the volume")
+	assert.Contains(t, string(conf), "secret.yaml", "the configuration takes its secrets from secret.yaml")
+	uid, _, mode := owner(t, filepath.Join(data, "secret.yaml"))
+	assert.Equal(t, uint32(0), uid)
+	assert.Equal(t, os.FileMode(0o600), mode, "the secrets file is 0600 whatever the Secret's mode")
+	ha := s.pod(t, "home-assistant-0")
+	resp, err := http.Get("http://" + ha.Status.PodIP + ":8080/")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), "STAND-IN for zigbee2mqtt")
 	r = s.hakube(t, 3*time.Minute, "uninstall", "--purge", "--yes")
 	require.Equal(t, 0, r.code, "uninstall --purge:\n%s", r)
 }
