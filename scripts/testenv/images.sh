@@ -286,7 +286,10 @@ build_images() {
 		echo "$dir"
 		return 0
 	fi
-	command -v npm >/dev/null || die "image: npm is needed for the Node-RED image"
+	local t
+	for t in npm ldd dash /bin/busybox; do
+		command -v "$t" >/dev/null || die "image: $t is needed: apt-get install -y npm libc-bin dash busybox"
+	done
 	local start=$SECONDS stage="$CACHE_ROOT/images/.stage-$$" i
 	rm -rf "$dir" "$stage"
 	mkdir -p "$dir" "$stage"

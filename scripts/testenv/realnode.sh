@@ -31,13 +31,13 @@ install_local_path() {
 realnode_check_host() {
 	local t
 	[[ $(id -u) == 0 ]] || die "--real-node needs root (containerd, iptables, network namespaces)"
-	for t in containerd containerd-shim-runc-v2 runc ctr iptables iptables-save ip ldd npm; do
-		command -v "$t" >/dev/null || die "--real-node needs $t: apt-get install -y containerd runc iptables iproute2 containernetworking-plugins busybox-static npm"
+	for t in containerd containerd-shim-runc-v2 runc ctr iptables iptables-save ip6tables ip curl; do
+		command -v "$t" >/dev/null || die "--real-node needs $t: apt-get install -y containerd runc iptables iproute2 curl containernetworking-plugins busybox"
 	done
 	for t in bridge host-local portmap loopback; do
 		[[ -x /usr/lib/cni/$t ]] || die "--real-node needs the CNI plugin /usr/lib/cni/$t: apt-get install -y containernetworking-plugins"
 	done
-	[[ -x /bin/busybox ]] || die "--real-node needs /bin/busybox: apt-get install -y busybox-static"
+	[[ -x /bin/busybox ]] || die "--real-node needs /bin/busybox: apt-get install -y busybox"
 }
 
 # realnode_lock DIR makes DIR the one real node of this machine.
