@@ -124,6 +124,10 @@ type Config struct {
 	Monitoring          Monitoring   `json:"monitoring"`
 	ResourceSize        ResourceSize `json:"resource-size"`
 	Arch                Arch         `json:"arch"`
+
+	// Day two: backups and monitoring.
+	BackupCopyDir    string   `json:"backup-copy-dir,omitempty"`
+	MonitoringLabels []string `json:"monitoring-labels,omitempty"`
 }
 
 // Arch is the node's CPU architecture, as container images name it.
