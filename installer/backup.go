@@ -312,3 +312,50 @@ func PullBackup(archive, dest string) error {
 	ok = true
 	return nil
 }
+
+// KeptBackupsDir is where 'uninstall --purge' moves the archives before the
+// backups volume is deleted: <data-dir>/hakube-backups, outside k3s's
+// storage directory, on the same file system (a rename, not a copy).
+func KeptBackupsDir(dataDir string) string { return filepath.Join(dataDir, "hakube-backups") }
+
+// BackupLocations are every place archives may be: the backups volume, the
+// second destination (copyDir, may be ""), and the archives kept after a
+// purge.
+func BackupLocations(dataDir, namespace, copyDir string) []BackupLocation {
+	var out []BackupLocation
+	if dir, err := BackupsVolumeDir(dataDir, namespace); err == nil {
+		out = append(out, BackupLocation{Where: "backups volume", Dir: dir})
+	}
+	if copyDir != "" {
+		out = append(out, BackupLocation{Where: "backup-copy-dir", Dir: copyDir})
+	}
+	return append(out, BackupLocation{Where: "kept after uninstall --purge", Dir: KeptBackupsDir(dataDir)})
+}
+
+// KeepBackups moves every archive out of the backups volume directory into
+// KeptBackupsDir, so that deleting the volume keeps them. It returns the
+// archives moved.
+func KeepBackups(volumeDir, dataDir string) ([]string, error) {
+	entries, err := os.ReadDir(volumeDir)
+	if err != nil {
+		return nil, fmt.Errorf("keep backups: %w", err)
+	}
+	dest := KeptBackupsDir(dataDir)
+	var moved []string
+	for _, e := range entries {
+		if !archiveNameRE.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return moved, fmt.Errorf("keep backups: %w", describeWriteErr(err))
+		}
+		if err := os.Rename(filepath.Join(volumeDir, e.Name()), filepath.Join(dest, e.Name())); err != nil {
+			return moved, fmt.Errorf("keep backups: move %s: %w", e.Name(), err)
+		}
+		moved = append(moved, filepath.Join(dest, e.Name()))
+	}
+	if len(moved) > 0 {
+		syncDir(dest)
+	}
+	return moved, nil
+}

@@ -557,3 +557,23 @@ func TestVerifyRefusesTamperedArchive(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadArchive)
 	assert.Contains(t, err.Error(), "esphome/a.yaml")
 }
+
+// TestKeepBackupsMovesArchivesOutOfTheVolume: what 'uninstall --purge'
+// does before the backups volume goes.
+func TestKeepBackupsMovesArchivesOutOfTheVolume(t *testing.T) {
+	data := t.TempDir()
+	vol := filepath.Join(data, "storage", "pvc-1_home-assistant_home-assistant-backups-0")
+	writeFile(t, filepath.Join(vol, "hakube-20261129T033000Z.tar.gz"), "a", 0o600)
+	writeFile(t, filepath.Join(vol, "other.txt"), "b", 0o600)
+	dir, err := BackupsVolumeDir(data, "home-assistant")
+	require.NoError(t, err)
+	require.Equal(t, vol, dir)
+	moved, err := KeepBackups(dir, data)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Join(data, "hakube-backups", "hakube-20261129T033000Z.tar.gz")}, moved)
+	assert.FileExists(t, moved[0])
+	assert.FileExists(t, filepath.Join(vol, "other.txt"), "only archives move")
+	locs := BackupLocations(data, "home-assistant", "/mnt/usb")
+	assert.Equal(t, []string{"backups volume", "backup-copy-dir", "kept after uninstall --purge"},
+		[]string{locs[0].Where, locs[1].Where, locs[2].Where})
+}

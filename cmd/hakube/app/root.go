@@ -152,6 +152,8 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 		newStatusCommand(g),
 		newUpgradeCommand(g),
 		newUninstallCommand(g, s),
+		newBackupCommand(g),
+		newRestoreCommand(g, s),
 	)
 	return root
 }
