@@ -154,6 +154,7 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 		newUninstallCommand(g, s),
 		newBackupCommand(g),
 		newRestoreCommand(g, s),
+		newDoctorCommand(g),
 	)
 	return root
 }
