@@ -56,8 +56,8 @@ const manifestName = "MANIFEST.json"
 // killed leaves only a dotfile ending in .partial.
 var archiveNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.tar\.gz$`)
 
-// ErrBadArchive wraps every reason an archive is refused.
-var ErrBadArchive = errors.New("the archive is damaged or incomplete")
+// ErrBadArchive wraps every reason an archive is refused; it is bad input.
+var ErrBadArchive = fmt.Errorf("%w: the archive is damaged or incomplete", ErrBadInput)
 
 // VerifyArchive reads the whole archive and checks every member against the
 // manifest: same set of files, same sizes, same sha256. It returns the

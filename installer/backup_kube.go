@@ -252,15 +252,15 @@ func (in *Installer) Restore(ctx context.Context, plan *RestorePlan, install fun
 	if _, err := ExtractBackup(plan.Archive, map[string]string{"hakube": tmp}, stamp); err != nil {
 		return nil, err
 	}
-	moved, err := InstallState(tmp, in.StateDir, stamp)
+	moved, err := InstallState(tmp, in.State, stamp)
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range moved {
 		rep.emit(LevelInfo, "restore", "", "kept the replaced file as "+m, "")
 	}
-	rep.emit(LevelDone, "restore", "", "settings and credentials restored into "+in.StateDir, "")
-	cfg, err := SavedConfig(in.StateDir)
+	rep.emit(LevelDone, "restore", "", "settings and credentials restored into "+in.State.Path, "")
+	cfg, err := in.State.SavedConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +369,7 @@ func scaleHomeAssistant(ctx context.Context, c *Clients, rep Reporter, ns string
 // restorePostgreSQL runs PGRestoreScript in a Job next to the bundled
 // PostgreSQL, reading the dump from the backups volume.
 func restorePostgreSQL(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, sub string, timeout time.Duration) error {
-	img, err := manifests.Versions["postgresql"].Ref(cfg.Arch)
+	img, err := manifests.Versions()["postgresql"].Ref(cfg.Arch)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func TestE2EDoctorAndBackupNow(t *testing.T) {
 		r := installer.Doctor(ctx, installer.DoctorInput{Root: t.TempDir(), DataDir: e.cl.DataDir, Config: &cfg, Clients: e.clients})
 		out := map[string]hwdetect.Check{}
 		for _, c := range r.Checks {
-			out[c.ID] = c
+			out[string(c.ID)] = c
 		}
 		return out
 	}

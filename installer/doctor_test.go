@@ -49,7 +49,7 @@ func writeServingCert(t *testing.T, root string, notAfter time.Time) {
 func byID(r *DoctorReport) map[string]hwdetect.Check {
 	out := map[string]hwdetect.Check{}
 	for _, c := range r.Checks {
-		out[c.ID] = c
+		out[string(c.ID)] = c
 	}
 	return out
 }

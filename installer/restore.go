@@ -216,12 +216,13 @@ func hashFile(p string) (string, int64, error) {
 }
 
 // InstallState puts hakube's saved configuration and secrets from a
-// restored "hakube" directory into stateDir, first moving files it would
+// restored "hakube" directory into the state directory, first moving files it would
 // replace to <name>.pre-restore-<stamp>. It returns the files moved aside.
-func InstallState(from, stateDir, stamp string) ([]string, error) {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w (run as root, or pass --state-dir)", err)
+func InstallState(from string, state StateDir, stamp string) ([]string, error) {
+	if err := state.ensure(); err != nil {
+		return nil, err
 	}
+	stateDir := state.Path
 	var moved []string
 	for _, name := range []string{ConfigFile, SecretsFile} {
 		data, err := os.ReadFile(filepath.Join(from, name))

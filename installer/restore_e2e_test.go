@@ -46,7 +46,7 @@ func TestE2EDisasterRestore(t *testing.T) {
 	ctx := context.Background()
 	_, err := e.installer(3*time.Minute).Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
-	before, err := installer.ReadSecrets(e.stateDir)
+	before, err := installer.StateDir{Path: e.stateDir}.Secrets()
 	require.NoError(t, err)
 
 	// What the components wrote into their volumes.
@@ -143,7 +143,7 @@ func TestE2EDisasterRestore(t *testing.T) {
 	require.NoError(t, err, "events:\n%s", e.events)
 	assert.Positive(t, res.Files)
 
-	after, err := installer.ReadSecrets(e.stateDir)
+	after, err := installer.StateDir{Path: e.stateDir}.Secrets()
 	require.NoError(t, err)
 	assert.Equal(t, before.ZigbeeNetworkKey, after.ZigbeeNetworkKey, "the same Zigbee network key")
 	assert.Equal(t, before.ZigbeePanID, after.ZigbeePanID, "the same PAN ID")

@@ -2,8 +2,6 @@ package manifests
 
 import (
 	_ "embed"
-	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 
@@ -82,30 +80,9 @@ func (v *view) BackupSources() string {
 func (v *view) BackupComponentVersions() string {
 	var parts []string
 	for _, name := range neededImages(v.C) {
-		img := Versions[name]
-		tag := img.Tag
-		if t, ok := img.ArchTags[v.C.Arch]; ok {
-			tag = t
-		}
-		parts = append(parts, name+"="+tag)
+		ref := v.Images[name]
+		parts = append(parts, name+"="+ref[strings.LastIndex(ref, ":")+1:])
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, " ")
-}
-
-// BackupStateConfig is the saved configuration, as the state directory's
-// config.yaml holds it.
-func (v *view) BackupStateConfig() string { return string(v.C.Marshal()) }
-
-// BackupStateSecrets is the state directory's secrets.json. The external
-// database URL is left out: it lives in database-url-file, not in the
-// state directory.
-func (v *view) BackupStateSecrets() (string, error) {
-	s := *v.S
-	s.DatabaseURL = ""
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("encode secrets for the backup: %w", err)
-	}
-	return string(b) + "\n", nil
 }

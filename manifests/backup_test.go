@@ -1,7 +1,6 @@
 package manifests_test
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,17 +18,15 @@ import (
 
 // The backup job's programs run for real in the installer package's tests
 // (backup → wipe → restore against PostgreSQL and a live SQLite database).
-// Here: what the job mounts and runs as, and that the state it carries
-// reloads to the same configuration and secrets.
+// Here: what the job mounts and runs as.
 
-func backupObjects(t *testing.T, c config.Config) (*batchv1.CronJob, *corev1.ConfigMap, *corev1.Secret) {
+func backupObjects(t *testing.T, c config.Config) (*batchv1.CronJob, *corev1.ConfigMap) {
 	t.Helper()
 	require.NoError(t, c.Validate())
 	files, err := manifests.Render(&c, testSecrets(), manifests.Options{})
 	require.NoError(t, err)
 	var cj *batchv1.CronJob
 	var cm *corev1.ConfigMap
-	var sec *corev1.Secret
 	for _, o := range decodeAll(t, files) {
 		switch v := o.obj.(type) {
 		case *batchv1.CronJob:
@@ -38,16 +35,11 @@ func backupObjects(t *testing.T, c config.Config) (*batchv1.CronJob, *corev1.Con
 			if v.Name == "home-assistant-backup" {
 				cm = v
 			}
-		case *corev1.Secret:
-			if v.Name == "hakube-state" {
-				sec = v
-			}
 		}
 	}
 	require.NotNil(t, cj)
 	require.NotNil(t, cm)
-	require.NotNil(t, sec)
-	return cj, cm, sec
+	return cj, cm
 }
 
 func TestBackupJobMountsEveryVolume(t *testing.T) {
@@ -55,7 +47,7 @@ func TestBackupJobMountsEveryVolume(t *testing.T) {
 	c.Components = []config.Component{config.MQTT, config.NodeRED, config.ESPHome, config.Zigbee2MQTT}
 	c.ZigbeeDevice, c.ZigbeeAdapter = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus_abc-if00-port0", "zstack"
 	c.BackupCopyDir = "/mnt/usb/hakube"
-	cj, cm, _ := backupObjects(t, c)
+	cj, cm := backupObjects(t, c)
 	spec := cj.Spec.JobTemplate.Spec.Template.Spec
 
 	claims := map[string]string{}
@@ -106,26 +98,6 @@ func TestBackupJobMountsEveryVolume(t *testing.T) {
 	assert.True(t, *pg.SecurityContext.RunAsNonRoot)
 	assert.Equal(t, []corev1.Capability{"ALL"}, pg.SecurityContext.Capabilities.Drop)
 	assert.Equal(t, corev1.SeccompProfileTypeRuntimeDefault, spec.SecurityContext.SeccompProfile.Type)
-}
-
-func TestBackupStateReloads(t *testing.T) {
-	c := config.Defaults(config.ProfileEdge)
-	c.Components = append(c.Components, config.Zigbee2MQTT)
-	c.ZigbeeDevice, c.ZigbeeAdapter = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus_abc-if00-port0", "zstack"
-	_, _, sec := backupObjects(t, c)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.yaml"), sec.Data["config.yaml"], 0o600))
-	got, err := config.Unmarshal(filepath.Join(dir, "config.yaml"), sec.Data["config.yaml"])
-	require.NoError(t, err)
-	assert.Equal(t, c, got, "the saved configuration reloads to the same settings")
-	var s manifests.Secrets
-	require.NoError(t, json.Unmarshal(sec.Data["secrets.json"], &s))
-	want := testSecrets()
-	assert.Equal(t, want.ZigbeeNetworkKey, s.ZigbeeNetworkKey)
-	assert.Equal(t, want.ZigbeePanID, s.ZigbeePanID)
-	assert.Equal(t, want.ZigbeeExtPanID, s.ZigbeeExtPanID)
-	assert.Equal(t, want.MQTTHomeAssistant, s.MQTTHomeAssistant)
-	assert.Equal(t, want.NodeREDCredentialSecret, s.NodeREDCredentialSecret)
 }
 
 func TestBackupScriptsPassLinters(t *testing.T) {

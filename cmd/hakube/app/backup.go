@@ -36,19 +36,20 @@ copies root-only.
 	now := &cobra.Command{
 		Use:   "now",
 		Short: "Run the backup job at once and follow it",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := savedOrDefault(g)
+			cfg, _, err := g.state().SavedOrDefault()
 			if err != nil {
 				return err
 			}
-			c, err := clientsFor(cmd, g)
+			sess := g.session(cmd.ErrOrStderr(), "/")
+			c, err := sess.MustConnect(cmd.Context())
 			if err != nil {
 				return err
 			}
-			res, err := installer.BackupNow(cmd.Context(), c, installer.LineReporter(cmd.ErrOrStderr(), g.json()), cfg.Namespace, o.timeout)
+			res, err := installer.BackupNow(cmd.Context(), c, sess.Report, cfg.Namespace, o.timeout)
 			if err != nil {
-				return installError(err)
+				return err
 			}
 			if g.json() {
 				return writeJSON(cmd.OutOrStdout(), res)
@@ -61,7 +62,7 @@ copies root-only.
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List archives with date, size, contents and where they are (each is checked)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			archives, err := backupList(g)
 			if err != nil {
@@ -88,7 +89,7 @@ copies root-only.
 	pull := &cobra.Command{
 		Use:   "pull [ARCHIVE] [--to FILE]",
 		Short: "Copy an archive (default: the newest good one) off the node, checked, mode 0600",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  func(cmd *cobra.Command, args []string) error { return asUsage(cobra.MaximumNArgs(1)(cmd, args)) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src := ""
 			if len(args) == 1 {
@@ -117,7 +118,7 @@ copies root-only.
 					}
 				}
 				if src == "" {
-					return withCode(ExitError, errors.New("no good backup to pull: run 'sudo hakube backup now' first"))
+					return errors.New("no good backup to pull: run 'sudo hakube backup now' first")
 				}
 			}
 			dest := o.to
@@ -142,12 +143,12 @@ copies root-only.
 // backupList reads the archives on the host: the backups volume under
 // k3s's storage, backup-copy-dir, and those kept after a purge.
 func backupList(g *globals) ([]installer.BackupArchive, error) {
-	cfg, _, err := savedOrDefault(g)
+	cfg, _, err := g.state().SavedOrDefault()
 	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(g.dataDir); err != nil {
-		return nil, withCode(ExitPreflight, fmt.Errorf("k3s's data directory %s: %w: pass --data-dir", g.dataDir, err))
+		return nil, fmt.Errorf("%w: k3s's data directory %s: %w: pass --data-dir", installer.ErrPreflight, g.dataDir, err)
 	}
 	return installer.ListBackups(installer.BackupLocations(g.dataDir, cfg.Namespace, cfg.BackupCopyDir))
 }

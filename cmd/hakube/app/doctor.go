@@ -26,13 +26,13 @@ wears out), the Zigbee radio at its configured path, clock synchronisation, the
 expiry of k3s's certificates, the age of the newest backup and whether a copy
 is off the node, and the Prometheus metrics token. It changes nothing.
 Exit code 0 when nothing is a problem (warnings allowed), 1 otherwise.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := savedOrDefault(g)
+			cfg, _, err := g.state().SavedOrDefault()
 			if err != nil {
 				return err
 			}
-			c, err := clientsFor(cmd, g)
+			c, err := g.session(cmd.ErrOrStderr(), o.root).Connect(cmd.Context())
 			if err != nil {
 				c = nil // host checks still run; the report says the cluster was not checked
 			}
@@ -53,7 +53,7 @@ Exit code 0 when nothing is a problem (warnings allowed), 1 otherwise.`,
 				fmt.Fprintf(out, "\n%d problems, %d warnings.\n", r.Problems, r.Warnings)
 			}
 			if r.Problems > 0 {
-				return withCode(ExitError, errors.New("doctor found problems (see above)"))
+				return errors.New("doctor found problems (see above)")
 			}
 			return nil
 		},
