@@ -415,3 +415,15 @@ func restorePostgreSQL(ctx context.Context, c *Clients, rep Reporter, cfg *confi
 	rep.emit(LevelDone, "restore", "job/"+name, "database restored; every table has the rows of the backup", "")
 	return nil
 }
+
+// BackupBeforeUpgrade is what 'upgrade' runs after showing its plan and
+// before applying it, unless --no-backup: a backup through the CronJob's
+// job, followed to the end. A failed backup stops the upgrade before it
+// changes anything.
+func BackupBeforeUpgrade(ctx context.Context, c *Clients, rep Reporter, namespace string, timeout time.Duration) (*BackupNowResult, error) {
+	res, err := BackupNow(ctx, c, rep, namespace, timeout)
+	if err != nil {
+		return res, fmt.Errorf("the backup before the upgrade failed, so nothing was changed: %w (fix it, or pass --no-backup to upgrade without one)", err)
+	}
+	return res, nil
+}

@@ -451,7 +451,8 @@ func TestRestoreMovesCurrentContentAside(t *testing.T) {
 
 // TestRetentionDeletesExactlyPastTheLimit: with 14 days, an archive 13 days
 // old stays, one 14 days and a minute old goes, in both destinations; the
-// leftovers of a killed run go too.
+// leftovers of a killed run go too, but not the temp file of a run still
+// writing (a manual run next to the nightly one).
 func TestRetentionDeletesExactlyPastTheLimit(t *testing.T) {
 	needTools(t, "python3")
 	vol := t.TempDir()
@@ -465,9 +466,15 @@ func TestRetentionDeletesExactlyPastTheLimit(t *testing.T) {
 	keep := []string{name(13 * day), name(14*day - 10*time.Minute), "unrelated.txt", "hakube-notastamp.tar.gz"}
 	drop := []string{name(14*day + time.Minute), name(15 * day), name(400 * day), ".hakube-20200101T000000Z.tar.gz.partial",
 		"hakube-postgresql-20200101T000000Z.dump"}
+	running := ".hakube-" + now.Add(-time.Minute).Format("20060102T150405Z") + ".tar.gz.partial" // another run, still writing
+	keep = append(keep, running)
 	for _, d := range []string{out, copyDir} {
 		for _, n := range append(append([]string{}, keep...), drop...) {
 			writeFile(t, filepath.Join(d, n), "old", 0o600)
+			if n != running {
+				old := now.Add(-2 * time.Hour)
+				require.NoError(t, os.Chtimes(filepath.Join(d, n), old, old))
+			}
 		}
 	}
 	runBackup(t, backupEnv(out, t.TempDir(), copyDir, 14, "esphome:"+filepath.Join(vol, "esphome")))
@@ -479,7 +486,7 @@ func TestRetentionDeletesExactlyPastTheLimit(t *testing.T) {
 			assert.NoFileExists(t, filepath.Join(d, n), "deleted: %s", n)
 		}
 		fresh, _ := filepath.Glob(filepath.Join(d, "hakube-*.tar.gz"))
-		assert.Len(t, fresh, len(keep)-1+1, "the kept archives and today's")
+		assert.Len(t, fresh, len(keep)-2+1, "the kept archives and today's")
 	}
 }
 

@@ -173,8 +173,11 @@ def retention(d, days, now, keep):
     for fn in sorted(os.listdir(d)):
         p = os.path.join(d, fn)
         if fn.startswith(".hakube-") and fn.endswith(".partial"):
-            os.unlink(p)  # left by a run that was killed: never a good archive
-            log("removed incomplete " + fn)
+            # Left by a run that was killed: never a good archive. One
+            # written to in the last hour may be another run's, going on.
+            if os.stat(p).st_mtime < now.timestamp() - 3600:
+                os.unlink(p)
+                log("removed incomplete " + fn)
             continue
         m = NAME_RE.match(fn) or re.match(r"^hakube-postgresql-(\d{8}T\d{6}Z)\.dump$", fn)
         if not m or fn == keep:
