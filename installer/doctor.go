@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -370,6 +371,9 @@ func checkCluster(ctx context.Context, in DoctorInput) []hwdetect.Check {
 	}
 	out = append(out, pods)
 
+	if in.Config != nil && in.Config.HostNetwork {
+		out = append(out, checkHostPorts(ctx, c, ns, in.Root))
+	}
 	if in.Config != nil && in.Config.Monitoring != config.MonitoringOff && c.HasServiceMonitorCRD() {
 		m := hwdetect.Check{ID: "metrics-token", Title: "Prometheus metrics token"}
 		sec, err := c.Kube.Secrets.Get(ctx, ns, metricsSecretName)
@@ -386,4 +390,53 @@ func checkCluster(ctx context.Context, in DoctorInput) []hwdetect.Check {
 		out = append(out, m)
 	}
 	return out
+}
+
+// checkHostPorts: in host-network mode the pod binds its ports on the host.
+// While it is not running, something else holding one of them keeps it from
+// starting; once it runs, the ports are its own.
+func checkHostPorts(ctx context.Context, c *Clients, ns, root string) hwdetect.Check {
+	ch := hwdetect.Check{ID: "host-ports", Title: "host ports (host-network)"}
+	if root != "/" {
+		ch.Status, ch.Detail = hwdetect.StatusNotChecked, "only on the running machine (--root is not /)"
+		return ch
+	}
+	ss, err := c.Kube.StatefulSets.Get(ctx, ns, "home-assistant")
+	if err != nil {
+		ch.Status, ch.Detail = hwdetect.StatusNotChecked, "cannot read the home-assistant StatefulSet: "+shortErr(err)
+		return ch
+	}
+	if ss.Status.ReadyReplicas > 0 {
+		ch.Status, ch.Detail = hwdetect.StatusOK, "Home Assistant's pod runs and holds its ports"
+		return ch
+	}
+	var ports []int32
+	for _, ctr := range ss.Spec.Template.Spec.Containers {
+		for _, p := range ctr.Ports {
+			ports = append(ports, p.ContainerPort)
+		}
+	}
+	taken := takenPorts(ports)
+	if len(taken) == 0 {
+		ch.Status, ch.Detail = hwdetect.StatusOK, fmt.Sprintf("%d ports free on the host", len(ports))
+		return ch
+	}
+	ch.Status = hwdetect.StatusProblem
+	ch.Detail = fmt.Sprintf("taken on the host while Home Assistant's pod is not running: %v", taken)
+	ch.Fix = "stop what listens there ('ss -ltnp' shows it), or set host-network: false"
+	return ch
+}
+
+// takenPorts lists the TCP ports something on this machine already listens on.
+func takenPorts(ports []int32) []int32 {
+	var taken []int32
+	for _, p := range ports {
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err != nil {
+			taken = append(taken, p)
+			continue
+		}
+		l.Close()
+	}
+	return taken
 }

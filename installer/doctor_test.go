@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -142,4 +143,17 @@ func TestDoctorExpiredCertificateAndNoTimeService(t *testing.T) {
 	assert.Equal(t, hwdetect.StatusWarning, c["clock"].Status)
 	assert.Contains(t, c["clock"].Fix, "timedatectl set-ntp true")
 	assert.Equal(t, hwdetect.StatusOK, c["radio"].Status, "no Zigbee configured")
+}
+
+// TestTakenPorts: a port something listens on is reported, a free one not.
+func TestTakenPorts(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	busy := int32(l.Addr().(*net.TCPAddr).Port)
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	freePort := int32(free.Addr().(*net.TCPAddr).Port)
+	free.Close()
+	assert.Equal(t, []int32{busy}, takenPorts([]int32{busy, freePort}))
 }
