@@ -2,6 +2,8 @@ package installer_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,7 +23,8 @@ import (
 // its fix and turn ok once the Secret exists; 'backup now' starts a Job
 // from the CronJob's own template and follows it to completion (kwok runs
 // no container and completes the pod: what the archive would hold is
-// tested with the real program in TestBackupRestoreRoundTrip).
+// tested with the real program in TestBackupRestoreRoundTrip); uninstall
+// --purge moves the archives out of the backups volume before deleting it.
 func TestE2EDoctorAndBackupNow(t *testing.T) {
 	cfg := config.Defaults(config.ProfileEdge)
 	cfg.Monitoring = config.MonitoringOn
@@ -59,4 +62,17 @@ func TestE2EDoctorAndBackupNow(t *testing.T) {
 	assert.Equal(t, "manual", job.Annotations["cronjob.kubernetes.io/instantiate"])
 	require.Len(t, job.OwnerReferences, 1)
 	assert.Equal(t, cj.UID, job.OwnerReferences[0].UID, "owned by the CronJob: removed with it")
+
+	// uninstall --purge deletes the backups volume, not the backups.
+	backups, err := installer.VolumeDir(ctx, e.clients, e.cl.DataDir, cfg.Namespace, "home-assistant-backups-0")
+	require.NoError(t, err)
+	name := "hakube-20261129T033000Z.tar.gz"
+	require.NoError(t, os.WriteFile(filepath.Join(backups, name), []byte("archive"), 0o600))
+	ures, err := e.installer(0).Uninstall(ctx, cfg.Namespace, true)
+	require.NoError(t, err)
+	kept := filepath.Join(installer.KeptBackupsDir(e.cl.DataDir), name)
+	assert.Equal(t, []string{kept}, ures.BackupsKept)
+	got, err := os.ReadFile(kept)
+	require.NoError(t, err)
+	assert.Equal(t, "archive", string(got))
 }
