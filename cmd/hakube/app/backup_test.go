@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/manifests"
 )
@@ -110,5 +111,52 @@ func TestRestoreRefusesDamagedArchive(t *testing.T) {
 	}
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Fatalf("the state directory was touched: %v", err)
+	}
+}
+
+// TestDayTwoCommandsPrintNoSecret: backup list, pull, doctor and restore
+// (up to its confirmation) handle archives full of credentials and print
+// none of them.
+func TestDayTwoCommandsPrintNoSecret(t *testing.T) {
+	cfg := config.Defaults(config.ProfileProduction)
+	state, dataDir := installOffline(t, cfg)
+	sec, err := installer.StateDir{Path: state}.Secrets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol := filepath.Join(dataDir, "storage", "pvc-1_home-assistant_home-assistant-backups-0")
+	if err := os.MkdirAll(vol, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "backup.py")
+	if err := os.WriteFile(script, []byte(manifests.BackupScript()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("python3", script)
+	cmd.Env = append(os.Environ(), "BACKUP_DIR="+vol, "WORK_DIR="+t.TempDir(), "RETENTION_DAYS=14", "SOURCES=hakube:"+state)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	archives, _ := filepath.Glob(filepath.Join(vol, "hakube-*.tar.gz"))
+	if len(archives) != 1 {
+		t.Fatalf("archives: %v", archives)
+	}
+	var all strings.Builder
+	global := []string{"--state-dir", state, "--data-dir", dataDir, "--kubeconfig", filepath.Join(t.TempDir(), "none")}
+	for _, args := range [][]string{
+		{"backup", "list"}, {"backup", "list", "-o", "json"}, {"backup", "pull", "--to", filepath.Join(t.TempDir(), "x.tar.gz")},
+		{"doctor"}, {"doctor", "-o", "json"}, {"restore", archives[0]}, {"restore", archives[0], "-o", "json"},
+	} {
+		_, out, errOut := runCmd(t, append(args, global...)...)
+		all.WriteString(out + errOut)
+	}
+	if !strings.Contains(all.String(), "It will overwrite") {
+		t.Fatalf("restore did not show its plan:\n%s", all.String())
+	}
+	for _, v := range []string{sec.MQTTHomeAssistant.Password, sec.MQTTNodeRED.Password, sec.MQTTZigbee2MQTT.Password,
+		sec.NodeREDPassword, sec.NodeREDCredentialSecret, sec.ESPHomePassword, sec.Zigbee2MQTTAuthToken, sec.PostgreSQLPassword} {
+		if strings.Contains(all.String(), v) {
+			t.Fatal("a secret reached the output of a day-two command")
+		}
 	}
 }
