@@ -2,6 +2,7 @@ package hwdetect
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,4 +63,15 @@ func TestTimezoneOfOnFixtures(t *testing.T) {
 		assert.Equal(t, tc.zone, zone, tc.fixture)
 		assert.Equal(t, tc.from, from, tc.fixture)
 	}
+}
+
+// TestDetectReportsTimezone: Detect carries the zone into its report and
+// its text.
+func TestDetectReportsTimezone(t *testing.T) {
+	r, err := Detect(buildDayTwo(t, "pi-sdcard"))
+	require.NoError(t, err)
+	assert.Equal(t, "Europe/Berlin", r.Timezone)
+	var b strings.Builder
+	require.NoError(t, r.WriteText(&b))
+	assert.Contains(t, b.String(), "time zone: Europe/Berlin (/etc/localtime)")
 }
