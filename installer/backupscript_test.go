@@ -112,6 +112,8 @@ func layoutVolumes(t *testing.T, dir string) []string {
 		}))
 	}
 	require.NoError(t, os.Symlink("living-room.yaml", filepath.Join(dir, "esphome", "current.yaml")))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "esphome", "packages"), 0o755))
+	require.NoError(t, os.Symlink("packages", filepath.Join(dir, "esphome", "common")))
 	var sources []string
 	for _, c := range []string{"hakube", "home-assistant", "zigbee2mqtt", "nodered", "esphome"} {
 		sources = append(sources, c+":"+filepath.Join(dir, c))
@@ -362,11 +364,11 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	for _, want := range []string{"hakube/secrets.json", "home-assistant/home-assistant_v2.db", "home-assistant/.storage/core.config_entries",
 		"zigbee2mqtt/database.db", "zigbee2mqtt/coordinator_backup.json", "zigbee2mqtt/state.json", "nodered/flows.json",
 		"nodered/flows_cred.json", "nodered/node_modules/node-red-contrib-x/index.js", "esphome/living-room.yaml",
-		"esphome/current.yaml", "postgresql/homeassistant.dump"} {
+		"esphome/current.yaml", "esphome/common", "postgresql/homeassistant.dump"} {
 		assert.True(t, paths[want], "%s is archived", want)
 	}
 	for p := range paths {
-		for _, never := range []string{"-wal", "-shm", "/tts/", "/backups/", "/log/", "/.npm/", "/.esphome/build/"} {
+		for _, never := range []string{"-wal", "-shm", "/tts/", "/backups/", "/log/", "/.npm/", "/.esphome/build/", ".log"} {
 			assert.NotContains(t, p, never, "%s is not archived", p)
 		}
 	}

@@ -22,7 +22,8 @@ SIDE_FILES = ("-wal", "-shm", "-journal")
 FOLLOW_LINKS = {"hakube"}
 # Caches and logs that are rebuilt: never archived.
 EXCLUDE = {
-    "home-assistant": ["backups", "tts", "deps", ".cache"],
+    "home-assistant": ["backups", "tts", "deps", ".cache", "home-assistant.log", "home-assistant.log.1",
+                       "home-assistant.log.old", "home-assistant.log.fault"],
     "zigbee2mqtt": ["log"],
     "nodered": [".npm"],
     "esphome": [".esphome/build", ".esphome/platformio"],
@@ -131,11 +132,14 @@ def archive_volume(ar, comp, root, work, databases):
     for dirpath, dirnames, filenames in os.walk(root):
         reldir = os.path.relpath(dirpath, root)
         reldir = "" if reldir == "." else reldir
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("..") and not excluded(comp, os.path.join(reldir, d)))
+        # os.walk lists links to directories with the directories and does
+        # not enter them: they are archived as links, like links to files.
+        dirlinks = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d not in dirlinks and not d.startswith("..") and not excluded(comp, os.path.join(reldir, d)))
         if reldir:
             ar.add_dir(comp + "/" + reldir, os.lstat(dirpath))
         dbs = set()
-        names = sorted(filenames + [d for d in os.listdir(dirpath) if os.path.islink(os.path.join(dirpath, d)) and d not in filenames and d not in dirnames])
+        names = sorted(filenames + dirlinks)
         for fn in names:
             p = os.path.join(dirpath, fn)
             if not os.path.islink(p) and is_sqlite(p):
