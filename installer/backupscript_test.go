@@ -2,6 +2,7 @@ package installer
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -585,4 +586,46 @@ func TestKeepBackupsMovesArchivesOutOfTheVolume(t *testing.T) {
 	locs := BackupLocations(data, "home-assistant", "/mnt/usb")
 	assert.Equal(t, []string{"backups volume", "backup-copy-dir", "kept after uninstall --purge"},
 		[]string{locs[0].Where, locs[1].Where, locs[2].Where})
+}
+
+// TestRestoreRefusesWritingThroughALink: an archive whose link member
+// points outside and whose next member goes "through" it is refused, and
+// nothing lands outside the target.
+func TestRestoreRefusesWritingThroughALink(t *testing.T) {
+	needTools(t, "python3")
+	outside := t.TempDir()
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "esphome"), 0o755))
+	require.NoError(t, os.Symlink(outside, filepath.Join(src, "esphome", "evil")))
+	out := t.TempDir()
+	runBackup(t, backupEnv(out, t.TempDir(), "", 14, "esphome:"+filepath.Join(src, "esphome")))
+	archives, _ := filepath.Glob(filepath.Join(out, "hakube-*.tar.gz"))
+	require.Len(t, archives, 1)
+	// Add a file under the link, with a manifest that matches it, as a
+	// crafted archive would.
+	x := t.TempDir()
+	require.NoError(t, exec.Command("tar", "-C", x, "-xzf", archives[0]).Run())
+	var man BackupManifest
+	data, err := os.ReadFile(filepath.Join(x, "MANIFEST.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &man))
+	man.Files = append(man.Files, BackupFile{Path: "esphome/evil/planted", Size: 1, SHA256: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"})
+	data, err = json.Marshal(man)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(x, "MANIFEST.json"), data, 0o600))
+	crafted := filepath.Join(t.TempDir(), "hakube-20261129T050000Z.tar.gz")
+	// The link first, then a file through it, then the manifest.
+	stage := t.TempDir()
+	writeFile(t, filepath.Join(stage, "esphome", "evil", "planted"), "x", 0o644)
+	tarOut, err := exec.Command("sh", "-c", `set -e
+tar -C "$1" -cf "$3.tar" esphome/evil
+tar -C "$2" -rf "$3.tar" esphome/evil/planted
+tar -C "$1" -rf "$3.tar" MANIFEST.json
+gzip -c "$3.tar" >"$3"`, "sh", x, stage, crafted).CombinedOutput()
+	require.NoError(t, err, "%s", tarOut)
+	target := t.TempDir()
+	_, err = ExtractBackup(crafted, map[string]string{"esphome": target}, "X")
+	require.ErrorIs(t, err, ErrBadArchive)
+	assert.Contains(t, err.Error(), "through the link")
+	assert.NoFileExists(t, filepath.Join(outside, "planted"), "nothing written outside the volume")
 }

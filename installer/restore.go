@@ -69,6 +69,9 @@ func ExtractBackup(archive string, targets map[string]string, stamp string) (*Re
 			return nil
 		}
 		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := noLinkOnTheWay(dir, filepath.Dir(p)); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadArchive, h.Name, err)
+		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return fmt.Errorf("restore %s: %w", h.Name, describeWriteErr(err))
 		}
@@ -119,6 +122,28 @@ func ExtractBackup(archive string, targets map[string]string, stamp string) (*Re
 		syncDir(dir)
 	}
 	return res, nil
+}
+
+// noLinkOnTheWay refuses to write under a symbolic link the archive itself
+// made: a link member followed by a file "through" it would write outside
+// the volume.
+func noLinkOnTheWay(dir, parent string) error {
+	rel, err := filepath.Rel(dir, parent)
+	if err != nil || rel == "." {
+		return nil
+	}
+	cur := dir
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, part)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return nil // not there yet: created as a directory
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("it would be written through the link %s", cur)
+		}
+	}
+	return nil
 }
 
 func setMeta(p string, h *tar.Header, root bool) error {
