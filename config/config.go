@@ -127,6 +127,10 @@ type Config struct {
 	// InstallK3s installs k3s first when it is missing (not a setting of
 	// the stack: it changes nothing that is rendered).
 	InstallK3s bool `json:"install-k3s"`
+
+	// Day two: backups and monitoring.
+	BackupCopyDir    string   `json:"backup-copy-dir,omitempty"`
+	MonitoringLabels []string `json:"monitoring-labels,omitempty"`
 }
 
 // Arch is the node's CPU architecture, as container images name it.

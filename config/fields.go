@@ -165,6 +165,19 @@ var fields = []*field{
 		func(c *Config) *bool { return &c.InstallK3s }),
 	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
 		func(c *Config) *Arch { return &c.Arch }),
+
+	// Day two: backups and monitoring.
+	stringField("backup-copy-dir", "host directory (a USB disk or NFS mount) every backup is also copied to", nil,
+		func(c *Config) *string { return &c.BackupCopyDir }),
+	{key: "monitoring-labels", kind: kindList,
+		usage: "labels (key=value) on the ServiceMonitor, so a Prometheus operator's selector picks it up",
+		get:   func(c *Config) any { return slices.Clone(c.MonitoringLabels) },
+		set: func(c *Config, v any) {
+			c.MonitoringLabels = nil // an empty list is the default: no labels
+			if l := v.([]string); len(l) > 0 {
+				c.MonitoringLabels = slices.Clone(l)
+			}
+		}},
 }
 
 // zigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).

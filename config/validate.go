@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -173,6 +174,17 @@ func validate(c *Config, set *Settings) []Problem {
 	if c.BackupRetentionDays < 1 || c.BackupRetentionDays > 3650 {
 		add("backup-retention-days", "%d is out of range: keep backups between 1 and 3650 days", c.BackupRetentionDays)
 	}
+	// Day two: backups and monitoring.
+	if c.BackupCopyDir != "" {
+		if msg := checkCopyDir(c.BackupCopyDir); msg != "" {
+			add("backup-copy-dir", "%q %s", c.BackupCopyDir, msg)
+		}
+	}
+	for _, l := range c.MonitoringLabels {
+		if msg := checkLabel(l); msg != "" {
+			add("monitoring-labels", "%q %s", l, msg)
+		}
+	}
 	oneOf("monitoring", string(c.Monitoring))
 	oneOf("resource-size", string(c.ResourceSize))
 	oneOf("arch", string(c.Arch))
@@ -180,6 +192,40 @@ func validate(c *Config, set *Settings) []Problem {
 		addRel("components", nil, "esphome publishes no image for 32-bit ARM (arch arm): remove esphome, or install a 64-bit OS")
 	}
 	return out
+}
+
+// checkCopyDir validates the second backup destination: an absolute, clean
+// host path that is none of the system's own directories.
+func checkCopyDir(dir string) string {
+	switch {
+	case !strings.HasPrefix(dir, "/"):
+		return "is not an absolute path: give the mount point of a USB disk or NFS share, like /mnt/backup"
+	case path.Clean(dir) != dir:
+		return fmt.Sprintf("is not a clean path: write it as %s", path.Clean(dir))
+	case strings.ContainsAny(dir, "\n\r\x00"):
+		return "contains a line break or NUL"
+	}
+	for _, sys := range []string{"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib/rancher"} {
+		if dir == sys || (sys != "/" && strings.HasPrefix(dir, sys+"/")) {
+			return fmt.Sprintf("is inside %s: give a directory of its own on another disk, like /mnt/backup", sys)
+		}
+	}
+	return ""
+}
+
+// checkLabel validates one key=value Kubernetes label.
+func checkLabel(l string) string {
+	k, v, ok := strings.Cut(l, "=")
+	if !ok {
+		return "is not key=value: write it like release=kube-prometheus-stack"
+	}
+	if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+		return "has an invalid label key: " + strings.Join(errs, "; ")
+	}
+	if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+		return "has an invalid label value: " + strings.Join(errs, "; ")
+	}
+	return ""
 }
 
 var devPathRE = regexp.MustCompile(`^/dev/[A-Za-z0-9._:/+-]+$`)

@@ -28,6 +28,9 @@ type UninstallResult struct {
 	AddonsRemoved  []string `json:"addons_removed"`
 	ObjectsDeleted []string `json:"objects_deleted"`
 	VolumesKept    []string `json:"volumes_kept,omitempty"`
+	// BackupsKept are the archives a purge moved out of the backups volume
+	// (to KeptBackupsDir) before deleting it: backups outlive a purge.
+	BackupsKept []string `json:"backups_kept,omitempty"`
 }
 
 // Uninstall removes our manifest files first (so k3s cannot re-create
@@ -66,6 +69,18 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 			return res, fmt.Errorf("delete addon %s: %w", a.Name, err)
 		}
 		res.AddonsRemoved = append(res.AddonsRemoved, a.Name)
+	}
+	if purge {
+		if dir, err := VolumeDir(ctx, c, in.DataDir, namespace, "home-assistant-backups-0"); err == nil {
+			kept, err := KeepBackups(dir, in.DataDir)
+			res.BackupsKept = kept
+			if err != nil {
+				return res, fmt.Errorf("%w: nothing was deleted", err)
+			}
+			if len(kept) > 0 {
+				in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("kept %d backups in %s (delete that directory yourself to remove them)", len(kept), KeptBackupsDir(in.DataDir)), "")
+			}
+		}
 	}
 	deleted, err := deleteOurObjects(ctx, c, namespace, "", purge)
 	res.ObjectsDeleted = deleted

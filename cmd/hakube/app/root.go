@@ -141,6 +141,9 @@ rejected a manifest or a workload failed, 5 timed out waiting.`,
 		newUpgradeCommand(g, s),
 		newUninstallCommand(g, s),
 		newCredentialsCommand(g),
+		newBackupCommand(g),
+		newRestoreCommand(g, s),
+		newDoctorCommand(g),
 	)
 	return root
 }
