@@ -35,6 +35,8 @@ type field struct {
 	// list draws the field as a vertical list: up/down change the
 	// selection, tab moves to the next field.
 	list bool
+	// hintSelected shows only the selected option's hint.
+	hintSelected bool
 	// show, when set, hides the field unless it returns true.
 	show func(f *form) bool
 }

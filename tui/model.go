@@ -432,7 +432,8 @@ func (m *Model) tick() tea.Cmd {
 	if m.noTick {
 		return nil
 	}
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) }) }
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
 
 func (m *Model) installK3s() tea.Cmd {
 	m.installing, m.k3sErr, m.k3sLines = true, nil, nil

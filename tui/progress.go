@@ -25,6 +25,7 @@ type progress struct {
 	log      []installer.Event // events not about one component: k3s's own messages
 	failures []installer.Event // events with advice, each advice once
 	wrote    []string
+	done     bool // Home Assistant answered
 }
 
 func newProgress(p *installer.Plan, now time.Time) progress {
@@ -55,6 +56,9 @@ func (p *progress) add(e installer.Event) {
 	if e.Advice != "" && !slices.ContainsFunc(p.failures, func(f installer.Event) bool { return f.Advice == e.Advice }) {
 		p.failures = append(p.failures, e)
 	}
+	if e.Phase == installer.PhaseDone && e.Level == installer.LevelDone {
+		p.done = true
+	}
 	if e.Component != "" && e.State != "" {
 		c := p.comp(e.Component)
 		c.state, c.at, c.msg = e.State, e.Time, e.Message
@@ -84,7 +88,8 @@ var stateWords = map[installer.State]string{
 
 func (p *progress) elapsed(c *compLine, now time.Time) time.Duration {
 	end := now
-	if (c.state == installer.StateReady || c.state == installer.StateFailed) && !c.at.IsZero() {
+	final := c.state == installer.StateReady || c.state == installer.StateFailed || (p.done && c.state == installer.StateApplied)
+	if final && !c.at.IsZero() {
 		end = c.at
 	}
 	return max(end.Sub(p.start), 0).Truncate(time.Second)

@@ -53,7 +53,7 @@ func (m *Model) Render() string {
 		body, footer = m.formView(w)
 	}
 	if m.quitting && m.outcome.Kind == Cancelled {
-		body = append(body, "", sWarn.Render(strings.TrimSpace(m.outcome.Message)))
+		footer = sWarn.Render(strings.TrimSpace(m.outcome.Message))
 	}
 	head := m.header(w)
 	lines := append(head, body...)
@@ -181,7 +181,11 @@ func (m *Model) machineView(w int) ([]string, string) {
 			row(label, text)
 		}
 		var bad []hwdetect.Check
+		offer := m.form != nil && len(m.form.fields) > 0
 		for _, c := range r.Checks {
+			if c.ID == "k3s" && offer {
+				continue // the offer below says it
+			}
 			if c.Status == hwdetect.StatusProblem || c.Status == hwdetect.StatusWarning {
 				bad = append(bad, c)
 			}
@@ -207,13 +211,12 @@ func (m *Model) machineView(w int) ([]string, string) {
 			}
 		}
 	}
-	out = append(out, m.noteLines(w, m.res.Notes)...)
-	out = append(out, m.problemLines(w)...)
 	footer := "enter continue · ctrl+c quit"
 	switch {
 	case m.fatal != "":
+		out = append(out, m.problemLines(w)...)
 		out = append(out, wrap(m.fatal, w, 0)...)
-		footer = "ctrl+c quit"
+		return out, "ctrl+c quit"
 	case m.installing:
 		out = append(out, "", sStep.Render("Installing k3s "+m.opts.K3sVersion+" …"))
 		lines := m.k3sLines
@@ -223,7 +226,7 @@ func (m *Model) machineView(w int) ([]string, string) {
 		for _, l := range lines {
 			out = append(out, sDim.Render("  "+l))
 		}
-		footer = "ctrl+c stop"
+		return out, "ctrl+c stop"
 	case m.form != nil && len(m.form.fields) > 0:
 		out = append(out, "")
 		if m.k3sErr != nil {
@@ -231,10 +234,12 @@ func (m *Model) machineView(w int) ([]string, string) {
 				out = append(out, sBad.Render(l))
 			}
 		}
-		out = append(out, sTitle.Render("k3s is missing. hakube installs onto k3s:"))
+		out = append(out, sTitle.Render("k3s is missing: hakube installs onto it."))
 		out = append(out, m.fieldLines(m.form.fields[0], true, w)...)
 		footer = "↑/↓ choose · enter confirm · ctrl+c quit"
 	}
+	out = append(out, m.problemLines(w)...)
+	out = append(out, m.noteLines(w, m.res.Notes)...)
 	return out, footer
 }
 
@@ -268,7 +273,7 @@ func (m *Model) noteLines(w int, notes []string) []string {
 
 var stepIntro = map[Step]string{
 	StepProfile:    "How Home Assistant is set up. Each profile brings its own defaults; the next steps let you change them.",
-	StepComponents: "Home Assistant is always installed. Choose what runs next to it.",
+	StepComponents: "Choose what runs next to Home Assistant (which is always installed).",
 	StepRadio:      "Which Zigbee coordinator Zigbee2MQTT uses.",
 	StepReach:      "How you reach Home Assistant, where it keeps history, and its time zone.",
 }
@@ -285,9 +290,6 @@ func (m *Model) formView(w int) ([]string, string) {
 			out = append(out, "")
 		}
 		out = append(out, m.fieldLines(fl, fl == focus, w)...)
-	}
-	if m.step == StepComponents {
-		out = append(out, sDim.Render("  Home Assistant is always installed."))
 	}
 	out = append(out, m.problemLines(w)...)
 	footer := "enter next · esc back · ctrl+c quit"
@@ -309,8 +311,11 @@ func (m *Model) fieldLines(fl *field, focused bool, w int) []string {
 	if fl.list {
 		for i, o := range fl.options {
 			cursor := "  "
-			if i == fl.cur && (focused || fl.kind == choiceField) {
+			switch {
+			case i == fl.cur && focused:
 				cursor = sSel.Render("› ")
+			case i == fl.cur && fl.kind == choiceField:
+				cursor = "• "
 			}
 			label := o.label
 			if fl.kind == multiField {
@@ -323,7 +328,7 @@ func (m *Model) fieldLines(fl *field, focused bool, w int) []string {
 				label = sSel.Render(label)
 			}
 			out = append(out, cursor+label)
-			if o.hint != "" {
+			if o.hint != "" && (!fl.hintSelected || i == fl.cur) {
 				for _, l := range wrap(o.hint, w, 6) {
 					out = append(out, "    "+sDim.Render(strings.TrimLeft(l, " ")))
 				}
@@ -380,9 +385,9 @@ func (m *Model) reviewView(w, room int) ([]string, string) {
 	var buttons []string
 	for i, a := range actions {
 		if i == m.action {
-			buttons = append(buttons, sButton.Render(" "+a+" "))
+			buttons = append(buttons, sButton.Render("[ "+a+" ]"))
 		} else {
-			buttons = append(buttons, " "+a+" ")
+			buttons = append(buttons, "  "+a+"  ")
 		}
 	}
 	bar := []string{strings.Join(buttons, "  ")}
@@ -404,7 +409,7 @@ func (m *Model) reviewView(w, room int) ([]string, string) {
 		body = planLines(m.plan, w)
 	}
 	bar = append(bar, m.problemLines(w)...)
-	avail := max(room-2-len(bar)-1, 3)
+	avail := max(room-len(bar)-1, 3)
 	m.scroll = min(m.scroll, max(len(body)-avail, 0))
 	shown := body[m.scroll:min(m.scroll+avail, len(body))]
 	out = append(out, shown...)
@@ -460,7 +465,7 @@ func planLines(p *installer.Plan, w int) []string {
 	}
 	out = append(out, "", sTitle.Render("Images"))
 	for _, img := range p.Images {
-		out = append(out, fmt.Sprintf("  %-16s %s", img.Component, img.Ref))
+		out = append(out, "  "+img.Ref)
 	}
 	out = append(out, "", sTitle.Render("Ports"))
 	for _, port := range p.Ports {
@@ -507,7 +512,11 @@ func (m *Model) progressView(w int) ([]string, string) {
 	for _, c := range p.comps {
 		mark := sDim.Render("·")
 		st := stateWords[c.state]
-		switch c.state {
+		state := c.state
+		if p.done && state == installer.StateApplied {
+			state, st = installer.StateReady, "applied"
+		}
+		switch state {
 		case installer.StateReady:
 			mark, st = sOK.Render("✓"), sOK.Render(fmt.Sprintf("%-15s", st))
 		case installer.StateFailed:
