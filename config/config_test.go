@@ -243,6 +243,20 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	assert.Contains(t, err.Error(), "invalid configuration (4 problems)")
 }
 
+func TestEveryProfileSavesAndReloads(t *testing.T) {
+	for _, p := range config.Profiles() {
+		res, err := config.Load(config.Sources{Environ: []string{"HAKUBE_PROFILE=" + string(p)}, Adjust: nil})
+		if p == config.ProfileExternalDB {
+			require.Error(t, err, "external-db needs database-url-file")
+			continue
+		}
+		require.NoError(t, err, p)
+		back, err := config.Unmarshal("saved.yaml", res.Config.Marshal())
+		require.NoError(t, err, "the saved configuration of profile %s reloads", p)
+		assert.Equal(t, res.Config, back)
+	}
+}
+
 func TestMarshalRoundTrip(t *testing.T) {
 	res, err := config.Load(config.Sources{File: "testdata/valid-production.yaml"})
 	require.NoError(t, err)

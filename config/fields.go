@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -78,11 +79,11 @@ func boolField(key, usage string, p func(c *Config) *bool) *field {
 
 // fields is every setting, in the order help and saved files list them.
 var fields = []*field{
-	typedField("profile", "deployment profile: its defaults apply first", Profiles,
+	typedField("profile", "deployment profile: its defaults apply first", profiles,
 		func(c *Config) *Profile { return &c.Profile }),
 	stringField("namespace", "namespace for every object", nil,
 		func(c *Config) *string { return &c.Namespace }),
-	{key: "components", kind: kindList, allowed: strs(Components),
+	{key: "components", kind: kindList, allowed: strs(components),
 		usage: "sidecars next to Home Assistant (Home Assistant is always installed)",
 		get:   func(c *Config) any { return strs(c.Components) },
 		set: func(c *Config, v any) {
@@ -127,7 +128,7 @@ var fields = []*field{
 		func(c *Config) *string { return &c.Volumes.PostgreSQL }),
 	stringField("zigbee-device", "Zigbee coordinator: /dev/serial/by-id/… path, or tcp://host:port", nil,
 		func(c *Config) *string { return &c.ZigbeeDevice }),
-	stringField("zigbee-adapter", "Zigbee2MQTT adapter type of the coordinator", ZigbeeAdapters,
+	stringField("zigbee-adapter", "Zigbee2MQTT adapter type of the coordinator", zigbeeAdapters,
 		func(c *Config) *string { return &c.ZigbeeAdapter }),
 	intField("zigbee-baudrate", "serial speed of the coordinator (0: the adapter's default)",
 		func(c *Config) *int { return &c.ZigbeeBaudrate }),
@@ -155,8 +156,8 @@ var fields = []*field{
 		func(c *Config) *Arch { return &c.Arch }),
 }
 
-// ZigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).
-var ZigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "ezsp"}
+// zigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).
+var zigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "ezsp"}
 
 func fieldByKey(key string) *field {
 	for _, f := range fields {
@@ -182,3 +183,6 @@ func (f *field) describe() string {
 	}
 	return f.usage
 }
+
+// ZigbeeAdapters lists the Zigbee2MQTT 2.x adapter types.
+func ZigbeeAdapters() []string { return slices.Clone(zigbeeAdapters) }

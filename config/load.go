@@ -326,7 +326,8 @@ const MaxFlagsFileBytes = 64 << 10
 func ReadFlagsFile(path string) ([]byte, error) {
 	data, err := ReadSmallFile(path, MaxFlagsFileBytes)
 	if err != nil {
-		return nil, fmt.Errorf("read flags file: %w (check the path given to --config)", err)
+		return nil, &Error{Problems: []Problem{{Source: Source{File: path},
+			Msg: fmt.Sprintf("cannot read the flags file: %v (check the path given to --config)", err)}}}
 	}
 	return data, nil
 }
@@ -362,6 +363,13 @@ func ReadSmallFile(path string, limit int64) ([]byte, error) {
 // Resolve builds a Config from base (or the chosen profile's defaults), the
 // adjuster and the explicit settings, then validates it.
 func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
+	return resolve(base, set, adjust, &set)
+}
+
+// resolve is Resolve with the settings whose origin validation may blame
+// for a combination (a saved effective configuration sets every key, so
+// none of them is a user's explicit choice).
+func resolve(base *Config, set Settings, adjust Adjuster, chosen *Settings) (Result, error) {
 	var c Config
 	if base != nil {
 		c = *base
@@ -404,7 +412,7 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true
 	}
-	if problems := validate(&c, &set); len(problems) > 0 {
+	if problems := validate(&c, chosen); len(problems) > 0 {
 		return Result{}, newError(problems)
 	}
 	c.Components = sortComponents(c.Components)
@@ -415,13 +423,13 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 // unknown names (for Validate to report) at the end.
 func sortComponents(in []Component) []Component {
 	var out []Component
-	for _, k := range Components {
+	for _, k := range components {
 		if slices.Contains(in, k) {
 			out = append(out, k)
 		}
 	}
 	for _, c := range in {
-		if !slices.Contains(Components, c) {
+		if !slices.Contains(components, c) {
 			out = append(out, c)
 		}
 	}

@@ -41,7 +41,7 @@ func Unmarshal(name string, data []byte) (Config, error) {
 	if len(problems) > 0 {
 		return Config{}, &Error{Problems: problems}
 	}
-	res, err := Resolve(nil, set, nil)
+	res, err := resolve(nil, set, nil, &Settings{})
 	if err != nil {
 		return Config{}, err
 	}

@@ -54,9 +54,9 @@ func validate(c *Config, set *Settings) []Problem {
 
 	seen := map[Component]bool{}
 	for _, comp := range c.Components {
-		if !slices.Contains(Components, comp) {
+		if !slices.Contains(components, comp) {
 			add("components", "%q is not a component: use any of %s (Home Assistant is always installed)",
-				comp, strings.Join(strs(Components), ", "))
+				comp, strings.Join(strs(components), ", "))
 			continue
 		}
 		if seen[comp] {
@@ -142,7 +142,7 @@ func validate(c *Config, set *Settings) []Problem {
 		oneOf("zigbee-adapter", c.ZigbeeAdapter)
 	} else if hasZ2M && c.ZigbeeDevice != "" {
 		addRel("zigbee-adapter", []string{"zigbee-device"}, "Zigbee2MQTT 2.x needs the adapter type (auto was removed): one of %s (run 'hakube detect' to find it)",
-			strings.Join(ZigbeeAdapters, ", "))
+			strings.Join(zigbeeAdapters, ", "))
 	}
 	if c.ZigbeeBaudrate != 0 && !slices.Contains([]int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}, c.ZigbeeBaudrate) {
 		add("zigbee-baudrate", "%d is not a serial speed: use 38400, 57600, 115200, 230400 or 460800, or 0 for the adapter's default", c.ZigbeeBaudrate)

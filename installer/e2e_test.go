@@ -172,12 +172,13 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	assert.Equal(t, before, ourVersions(t, e, cfg.Namespace), "re-run changed objects")
 
 	// Upgrade with a changed image: the pod rolls out.
-	old := manifests.Versions["mosquitto"]
-	newer := old
+	pinned := manifests.Versions()
+	newer := pinned["mosquitto"]
 	newer.Tag = "2.0.99-test"
-	manifests.Versions["mosquitto"] = newer
-	defer func() { manifests.Versions["mosquitto"] = old }()
-	res, err = e.installer(3*time.Minute).Install(ctx, cfg)
+	pinned["mosquitto"] = newer
+	upgraded := e.installer(3 * time.Minute)
+	upgraded.Images = pinned
+	res, err = upgraded.Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
 	assert.Contains(t, res.Files.Written, "hakube-30-home-assistant.yaml")
 	ss, err := e.kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
@@ -269,7 +270,7 @@ func TestE2EAPIServerDownDuringWait(t *testing.T) {
 	var stopErr error
 	in.Report = func(ev installer.Event) {
 		// The files are written and the wait begins: take the API server away.
-		if ev.Phase == "apply" && ev.Level == installer.LevelWait {
+		if ev.Phase == installer.PhaseApply && ev.Level == installer.LevelWait {
 			once.Do(func() { stopErr = e.cl.StopAPIServer() })
 		}
 	}
@@ -299,7 +300,7 @@ func TestE2EServerSideDryRun(t *testing.T) {
 	require.NoError(t, err)
 	sec := installer.PlaceholderSecrets()
 	profiles := map[string]config.Config{}
-	for _, p := range config.Profiles {
+	for _, p := range config.Profiles() {
 		c := config.Defaults(p)
 		if p == config.ProfileExternalDB {
 			c.DatabaseURLFile = "/etc/hakube/database-url"

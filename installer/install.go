@@ -19,6 +19,9 @@ var (
 	ErrPreflight = errors.New("the host is not ready")
 	ErrRejected  = errors.New("k3s rejected a manifest")
 	ErrTimeout   = errors.New("timed out")
+	// ErrBadInput marks a problem with a file or value the user gave
+	// (database-url-file, a hardware root).
+	ErrBadInput = errors.New("bad input")
 )
 
 // Installer writes the stack into k3s and follows it until Ready.
@@ -35,6 +38,8 @@ type Installer struct {
 	// Timeout bounds the wait for Ready; NoWait skips it.
 	Timeout time.Duration
 	NoWait  bool
+	// Images replaces manifests' pinned image table (nil: the pinned one).
+	Images map[string]manifests.Image
 }
 
 // Result is what an install did.

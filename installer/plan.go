@@ -160,10 +160,10 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 	}
 	if cfg.Database == config.DatabaseExternal && !o.Placeholders {
 		if p.secrets.DatabaseURL, err = config.ReadDatabaseURL(cfg.DatabaseURLFile); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
+			return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
 		}
 	}
-	opts := manifests.Options{}
+	opts := manifests.Options{Images: in.Images}
 	if in.Clients != nil {
 		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
 		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {

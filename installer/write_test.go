@@ -1,6 +1,7 @@
 package installer_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -153,25 +154,43 @@ func TestWriterKilledAtRandom(t *testing.T) {
 			valid[f.Name][string(f.Content)] = true
 		}
 	}
-	kills := 40
+	// Kill until enough kills landed mid-write (between a temp file's first
+	// byte and its rename), within a bounded number of tries.
+	want := 20
 	if testing.Short() {
-		kills = 5
+		want = 5
 	}
-	for i := 0; i < kills; i++ {
+	midWrite, kills := 0, 0
+	for i := 0; midWrite < want && i < want*10; i++ {
+		kills++
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
 		cmd.Env = append(os.Environ(), "HAKUBE_TEST_WRITER="+dir)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
-		n, _ := rand.Int(rand.Reader, big.NewInt(30))
+		// Kill only once the writer says it is writing, so that every kill
+		// lands while files are being written.
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		require.NoError(t, err, "the writer never started")
+		require.Equal(t, "writing\n", line)
+		n, _ := rand.Int(rand.Reader, big.NewInt(20))
 		time.Sleep(time.Duration(n.Int64()+1) * time.Millisecond)
 		require.NoError(t, cmd.Process.Kill())
 		_ = cmd.Wait()
+		temps := 0
 		for name, content := range snapshot(t, dir) {
 			if strings.HasPrefix(name, ".") {
+				temps++
 				continue // temps: k3s ignores dotfiles
 			}
 			require.True(t, valid[name][content], "kill %d: %s is neither the old nor the new version (%d bytes)", i, name, len(content))
 		}
+		if temps > 0 {
+			midWrite++ // killed between a temp's first byte and its rename
+		}
 	}
+	t.Logf("%d of %d kills landed mid-write (temps left behind)", midWrite, kills)
+	require.GreaterOrEqual(t, midWrite, want, "too few kills landed while a file was half-written: the test proved little")
 }
 
 // TestHelperWriter is the process TestWriterKilledAtRandom kills: it writes
@@ -183,6 +202,7 @@ func TestHelperWriter(t *testing.T) {
 	}
 	a := renderFiles(t, nil)
 	b := renderFiles(t, func(c *config.Config) { c.Timezone = "Europe/Berlin"; c.BackupRetentionDays = 30 })
+	fmt.Println("writing")
 	for i := 0; ; i++ {
 		set := a
 		if i%2 == 1 {

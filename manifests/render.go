@@ -46,6 +46,9 @@ type Options struct {
 	// ServiceMonitorCRD says the Prometheus operator's CRD exists; with
 	// monitoring: auto a ServiceMonitor is rendered only then.
 	ServiceMonitorCRD bool
+	// Images replaces the pinned image table (see Versions), for tests that
+	// upgrade to an image the table does not hold.
+	Images map[string]Image
 }
 
 // part is one file: its template and whether cfg wants it.
@@ -207,7 +210,11 @@ func (v *view) PVC(name, size, app, component string) pvcView {
 func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	v := &view{C: cfg, S: sec, Images: map[string]string{}, Monitoring: monitoringOn(cfg, opts), SeedScript: seedScript}
 	v.ZigbeeNetworked = strings.HasPrefix(cfg.ZigbeeDevice, "tcp://") || strings.HasPrefix(cfg.ZigbeeDevice, "mdns://")
-	for name, img := range Versions {
+	images := versions
+	if opts.Images != nil {
+		images = opts.Images
+	}
+	for name, img := range images {
 		ref, err := img.Ref(cfg.Arch)
 		if err != nil {
 			continue // only a problem if used: templates fail on a missing key

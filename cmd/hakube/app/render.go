@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,19 +13,18 @@ import (
 	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
-	"github.com/hakube/hakube/manifests"
 )
 
 type renderOptions struct {
 	configFile string
-	output     string
+	dir        string
 	root       string
 }
 
 func newRenderCommand(g *globals) *cobra.Command {
 	o := &renderOptions{}
 	cmd := &cobra.Command{
-		Use:   "render [--config FILE] [--output DIR|-]",
+		Use:   "render [--config FILE] [--dir DIR]",
 		Short: "Print or write the manifests install would write",
 		Long: `Render the manifests of the whole stack, exactly as 'hakube install' writes them
 into k3s's auto-deploy directory, without touching the cluster.
@@ -36,18 +36,20 @@ machine (the Zigbee radio, memory, CPU architecture). Without a cluster to ask,
 monitoring: auto renders no ServiceMonitor.
 
 Secrets are never printed: on standard output they are placeholders. With
---output DIR, the secrets kept in --state-dir by an earlier install are used if
-there are any (files holding Secrets are written 0600), placeholders otherwise.`,
+--dir DIR, the secrets kept in --state-dir by an earlier install are used if
+there are any (files holding Secrets are written 0600), placeholders otherwise.
+--output json prints the files as a JSON list of {file, component, content}.`,
 		Example: `  hakube render                               # the edge default, to stdout
-  hakube render --config site.yaml --output ./out
-  hakube render --profile production --ingress-host home.example.com`,
-		Args: cobra.NoArgs,
+  hakube render --config site.yaml --dir ./out
+  hakube render --profile production --ingress-host home.example.com
+  hakube render -o json | jq -r '.[].file'`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRender(cmd, g, o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.configFile, "config", "c", envOr(g.environ, "HAKUBE_CONFIG", ""), "flags file (YAML, keys are the long flag names; env HAKUBE_CONFIG)")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "-", "directory to write the files to, or - for standard output")
+	cmd.Flags().StringVar(&o.dir, "dir", "", "write the files into `DIR` instead of printing them")
 	cmd.Flags().StringVar(&o.root, "root", "/", "root of the system whose hardware adjusts the defaults")
 	config.AddFlags(cmd.Flags())
 	return cmd
@@ -56,39 +58,42 @@ there are any (files holding Secrets are written 0600), placeholders otherwise.`
 func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 	report, err := hwdetect.Detect(o.root)
 	if err != nil {
-		return withCode(ExitUsage, fmt.Errorf("--root: %w", err))
+		return usagef("--root: %w", err)
 	}
-	res, err := loadInstallConfig(cmd, g, o.configFile, report, false)
+	sess := g.session(cmd.ErrOrStderr(), o.root)
+	res, err := sess.Load(installer.LoadOptions{File: o.configFile, Flags: cmd.Flags(), Hardware: report})
 	if err != nil {
 		return err
 	}
 	for _, n := range res.Notes {
 		fmt.Fprintf(cmd.ErrOrStderr(), "note: %s\n", n)
 	}
-	sec := installer.PlaceholderSecrets()
-	kept := false
-	if o.output != "-" {
-		s, err := installer.StateDir{Path: g.stateDir}.Secrets()
-		switch {
-		case err == nil:
-			sec, kept = s, true
-		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission):
-			return err
-		}
+	// Real credentials only into files, and only those already kept.
+	_, keptErr := sess.State.Secrets()
+	placeholders := o.dir == "" || keptErr != nil
+	if keptErr != nil && !errors.Is(keptErr, fs.ErrNotExist) && !errors.Is(keptErr, fs.ErrPermission) {
+		return keptErr
 	}
-	if res.Config.Database == config.DatabaseExternal && kept {
-		u, err := config.ReadDatabaseURL(res.Config.DatabaseURLFile)
-		if err != nil {
-			return withCode(ExitUsage, err)
-		}
-		sec.DatabaseURL = u
-	}
-	files, err := manifests.Render(&res.Config, sec, manifests.Options{})
+	in := sess.Installer(nil)
+	plan, err := in.Plan(context.Background(), res.Config, installer.PlanOptions{Placeholders: placeholders})
 	if err != nil {
 		return err
 	}
-	if o.output == "-" {
-		out := cmd.OutOrStdout()
+	files := plan.Rendered()
+	out := cmd.OutOrStdout()
+	if o.dir == "" {
+		if g.json() {
+			type file struct {
+				File      string `json:"file"`
+				Component string `json:"component"`
+				Content   string `json:"content"`
+			}
+			list := []file{}
+			for _, f := range files {
+				list = append(list, file{f.Name, f.Component, string(f.Content)})
+			}
+			return writeJSON(out, list)
+		}
 		for i, f := range files {
 			if i > 0 {
 				fmt.Fprintln(out, "---")
@@ -100,22 +105,28 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(o.output, 0o755); err != nil {
-		return fmt.Errorf("create output directory: %w", err)
+	if err := os.MkdirAll(o.dir, 0o755); err != nil {
+		return fmt.Errorf("create --dir %s: %w", o.dir, err)
 	}
+	var written []string
 	for _, f := range files {
 		perm := os.FileMode(0o644)
 		if f.Sensitive {
 			perm = 0o600
 		}
-		if err := installer.WriteFileAtomic(filepath.Join(o.output, f.Name), f.Content, perm); err != nil {
+		path := filepath.Join(o.dir, f.Name)
+		if err := installer.WriteFileAtomic(path, f.Content, perm); err != nil {
 			return err
 		}
+		written = append(written, path)
 	}
 	kind := "placeholder secrets"
-	if kept {
+	if !placeholders {
 		kind = "the secrets kept in " + g.stateDir
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.output, kind)
+	if g.json() {
+		return writeJSON(out, map[string]any{"dir": o.dir, "files": written, "secrets": kind})
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.dir, kind)
 	return nil
 }
