@@ -458,7 +458,7 @@ func (m *Model) applied(msg appliedMsg) tea.Cmd {
 		m.cancel()
 	}
 	switch {
-	case m.stopped:
+	case m.stopped || errors.Is(msg.err, context.Canceled):
 		m.outcome = Outcome{Kind: Interrupted, Err: context.Canceled, Message: m.stoppedMessage()}
 		return m.quit()
 	case msg.err != nil:

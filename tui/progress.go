@@ -25,7 +25,8 @@ type progress struct {
 	log      []installer.Event // events not about one component: k3s's own messages
 	failures []installer.Event // events with advice, each advice once
 	wrote    []string
-	done     bool // Home Assistant answered
+	done     bool              // Home Assistant answered
+	all      []installer.Event // every event, in order
 }
 
 func newProgress(p *installer.Plan, now time.Time) progress {
@@ -53,6 +54,7 @@ func (p *progress) comp(name string) *compLine {
 
 // add takes one event.
 func (p *progress) add(e installer.Event) {
+	p.all = append(p.all, e)
 	if e.Advice != "" && !slices.ContainsFunc(p.failures, func(f installer.Event) bool { return f.Advice == e.Advice }) {
 		p.failures = append(p.failures, e)
 	}

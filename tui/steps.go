@@ -138,14 +138,14 @@ func (m *Model) buildForm(s Step) *form {
 		return &form{}
 	case StepProfile:
 		fl := &field{id: "profile", label: "Profile", kind: choiceField, list: true}
-		for _, p := range config.Profiles {
+		for _, p := range config.Profiles() {
 			fl.options = append(fl.options, option{value: string(p), label: string(p), hint: profileHints[p]})
 		}
 		fl.selectValue(string(cfg.Profile))
 		return &form{fields: []*field{fl}}
 	case StepComponents:
 		fl := &field{id: "components", label: "Components", kind: multiField, list: true}
-		for _, c := range config.Components {
+		for _, c := range config.Components() {
 			fl.options = append(fl.options, option{value: string(c), label: componentNames[c], hint: m.componentHint(c)})
 			fl.checked = append(fl.checked, slices.Contains(cfg.Components, c))
 		}
@@ -262,7 +262,7 @@ func (m *Model) radioForm() *form {
 			}
 			return false
 		}}
-	for _, a := range config.ZigbeeAdapters {
+	for _, a := range config.ZigbeeAdapters() {
 		adapter.options = append(adapter.options, option{value: a, label: a})
 	}
 	if !held(m.held, "zigbee-adapter") && cfg.ZigbeeAdapter != "" {
