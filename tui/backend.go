@@ -43,6 +43,9 @@ type Options struct {
 	// HostTimezone is the host's IANA time zone ("" when unknown): the
 	// default answer for the time zone.
 	HostTimezone string
+	// K3sAPI is the API server that answered through the kubeconfig, ""
+	// when none did: k3s runs although its binary may be elsewhere.
+	K3sAPI string
 	// K3sVersion is the pinned k3s version the wizard offers to install
 	// when k3s is missing ("" disables the offer).
 	K3sVersion string

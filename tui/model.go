@@ -91,7 +91,7 @@ func (m *Model) Outcome() Outcome { return m.outcome }
 func (m *Model) cfg() *config.Config { return &m.res.Config }
 
 func (m *Model) k3sMissing() bool {
-	return m.report != nil && m.report.K3s.Binary == "" && m.report.K3s.API != "running"
+	return m.report != nil && m.report.K3s.Binary == "" && m.report.K3s.API != "running" && m.opts.K3sAPI == ""
 }
 
 // reload loads the answers for the steps up to s; it reports whether they
@@ -220,6 +220,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.report = msg.report
+		if m.opts.K3sAPI == "" {
+			m.opts.K3sAPI = "the kubeconfig's server" // InstallK3s returns once it answers
+		}
 		m.reload(StepMachine)
 		m.enter(StepMachine)
 		return m, nil

@@ -158,7 +158,11 @@ func (m *Model) machineView(w int) ([]string, string) {
 			disk = hwdetect.HumanBytes(r.Disk.FreeBytes) + " free"
 		}
 		row("Storage", r.K3s.DataDir+": "+disk)
-		row("k3s", k3sState(r))
+		if m.opts.K3sAPI != "" && r.K3s.API != "running" {
+			row("k3s", "running (API at "+m.opts.K3sAPI+")")
+		} else {
+			row("k3s", k3sState(r))
+		}
 		if len(r.Radios) == 0 {
 			row("Radios", "none found")
 		}
@@ -183,8 +187,8 @@ func (m *Model) machineView(w int) ([]string, string) {
 		var bad []hwdetect.Check
 		offer := m.form != nil && len(m.form.fields) > 0
 		for _, c := range r.Checks {
-			if c.ID == "k3s" && offer {
-				continue // the offer below says it
+			if (c.ID == "k3s" && offer) || ((c.ID == "k3s" || c.ID == "k3s-api") && m.opts.K3sAPI != "") {
+				continue // the offer below says it, or the API answered
 			}
 			if c.Status == hwdetect.StatusProblem || c.Status == hwdetect.StatusWarning {
 				bad = append(bad, c)
