@@ -395,6 +395,9 @@ func (m *Model) reviewView(w, room int) ([]string, string) {
 		}
 	}
 	bar := []string{strings.Join(buttons, "  ")}
+	if m.planning {
+		bar = []string{""}
+	}
 	if m.saveField != nil {
 		bar = []string{"Save the answers to: " + m.saveField.text + "▏", sDim.Render("enter save · esc cancel")}
 		footer = "enter save · esc cancel · ctrl+c quit"

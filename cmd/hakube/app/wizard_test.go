@@ -17,7 +17,7 @@ import (
 	"github.com/hakube/hakube/internal/testcluster"
 )
 
-func fixtureRoot(t *testing.T, name string) string {
+func fixtureRoot(t testing.TB, name string) string {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, fixture.BuildFile(dir, filepath.Join("..", "..", "..", "hwdetect", "testdata", "fixtures", name+".txtar")))
