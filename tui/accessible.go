@@ -26,6 +26,9 @@ func RunAccessible(ctx context.Context, o Options, in io.Reader, out io.Writer) 
 	m.noTick = true
 	a := &accessible{m: m, out: out, lines: make(chan lineOrErr), ctx: ctx, echo: !isTerminal(in)}
 	go a.read(bufio.NewReader(in))
+	if c := m.Init(); c != nil {
+		a.dispatch(c()) // whether k3s answers, before the first question
+	}
 	err := a.run()
 	if m.cancel != nil {
 		m.cancel()

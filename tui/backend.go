@@ -30,6 +30,9 @@ type Backend interface {
 	Apply(ctx context.Context, p *installer.Plan, rep installer.Reporter) (*installer.Result, error)
 	// SaveAnswers writes a flags file.
 	SaveAnswers(path string, data []byte) error
+	// K3sAPI returns the address of the k3s API server that answers
+	// through the kubeconfig, or "" when none does. It may take seconds.
+	K3sAPI(ctx context.Context) string
 	// InstallK3s installs k3s, sends its output lines to progress, waits
 	// until its API answers and returns the machine detected again.
 	InstallK3s(ctx context.Context, progress func(line string)) (*hwdetect.Report, error)
@@ -43,8 +46,8 @@ type Options struct {
 	// HostTimezone is the host's IANA time zone ("" when unknown): the
 	// default answer for the time zone.
 	HostTimezone string
-	// K3sAPI is the API server that answered through the kubeconfig, ""
-	// when none did: k3s runs although its binary may be elsewhere.
+	// K3sAPI, when set, is the API server known to answer; otherwise the
+	// wizard asks Backend.K3sAPI once it is on screen.
 	K3sAPI string
 	// K3sVersion is the pinned k3s version the wizard offers to install
 	// when k3s is missing ("" disables the offer).

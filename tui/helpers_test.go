@@ -60,6 +60,7 @@ type testBackend struct {
 	mu      sync.Mutex
 	saved   map[string][]byte
 	applied int
+	api     string // what K3sAPI answers
 	k3s     func(progress func(string)) (*hwdetect.Report, error)
 }
 
@@ -107,6 +108,8 @@ func (b *testBackend) SaveAnswers(path string, data []byte) error {
 	return nil
 }
 
+func (b *testBackend) K3sAPI(context.Context) string { return b.api }
+
 func (b *testBackend) InstallK3s(ctx context.Context, progress func(string)) (*hwdetect.Report, error) {
 	if b.k3s == nil {
 		return nil, errors.New("no k3s installer in this test")
@@ -119,6 +122,7 @@ func wizard(t testing.TB, b *testBackend) *Model {
 	m := New(context.Background(), Options{Backend: b, Report: b.report, HostTimezone: "Europe/Berlin",
 		K3sVersion: "v1.33.4+k3s1", Now: func() time.Time { return t0 }})
 	m.noTick = true
+	runCmd(t, m, m.Init())
 	return m
 }
 

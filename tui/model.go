@@ -54,6 +54,7 @@ type Model struct {
 	outcome  Outcome
 	quitting bool
 	noTick   bool // tests draw elapsed times from a fixed clock
+	probing  bool // asking whether k3s's API answers
 }
 
 // New returns the wizard at its first step. ctx bounds every side effect.
@@ -65,6 +66,7 @@ func New(ctx context.Context, o Options) *Model {
 		o.AnswersFile = "hakube-answers.yaml"
 	}
 	m := &Model{opts: o, ctx: ctx, report: o.Report, width: 80, height: 24}
+	m.probing = o.K3sAPI == "" && o.Backend != nil
 	m.reload(StepMachine)
 	m.enter(StepMachine)
 	return m
@@ -143,8 +145,15 @@ func (m *Model) prev(s Step) Step {
 	return StepMachine
 }
 
-// Init implements tea.Model.
-func (m *Model) Init() tea.Cmd { return nil }
+// Init implements tea.Model: the first frame is drawn at once, while the
+// wizard asks whether k3s's API answers.
+func (m *Model) Init() tea.Cmd {
+	if !m.probing {
+		return nil
+	}
+	b, ctx := m.opts.Backend, m.ctx
+	return func() tea.Msg { return k3sAPIMsg(b.K3sAPI(ctx)) }
+}
 
 // Messages the wizard's commands return.
 type (
@@ -162,6 +171,7 @@ type (
 		err error
 	}
 	k3sLineMsg string
+	k3sAPIMsg  string
 	k3sDoneMsg struct {
 		report *hwdetect.Report
 		err    error
@@ -210,6 +220,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.tick()
 		}
 		return m, nil
+	case k3sAPIMsg:
+		m.probing = false
+		if msg != "" {
+			m.opts.K3sAPI = string(msg)
+		}
+		if m.step == StepMachine {
+			m.form = m.buildForm(StepMachine)
+		}
+		return m, nil
 	case k3sLineMsg:
 		m.k3sLines = append(m.k3sLines, string(msg))
 		return m, wait(m.events)
@@ -251,7 +270,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if m.installing {
+	if m.installing || (m.probing && m.step == StepMachine && s == "enter") {
 		return nil
 	}
 	switch s {

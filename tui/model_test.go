@@ -455,3 +455,25 @@ func TestSaveAnswersAndQuit(t *testing.T) {
 		t.Error("saving the answers touched the state directory")
 	}
 }
+
+func TestFirstFrameDoesNotWaitForK3s(t *testing.T) {
+	b := newBackend(t, fixtureReport(t, "two-identical-sticks", false)) // no k3s binary under this root
+	b.api = "https://127.0.0.1:6443"
+	m := New(context.Background(), Options{Backend: b, Report: b.report, K3sVersion: "v1.37.0+k3s1"})
+	if !strings.Contains(m.Render(), "checking whether its API server answers") {
+		t.Fatalf("first frame:\n%s", m.Render())
+	}
+	press(t, m, "enter")
+	if m.Step() != StepMachine {
+		t.Fatal("enter moved on before k3s was checked")
+	}
+	runCmd(t, m, m.Init())
+	view := m.Render()
+	if !strings.Contains(view, "running (API at https://127.0.0.1:6443)") || strings.Contains(view, "Install k3s") {
+		t.Fatalf("after the check, k3s answers and nothing is offered:\n%s", view)
+	}
+	press(t, m, "enter")
+	if m.Step() != StepProfile {
+		t.Errorf("step %s", m.Step())
+	}
+}

@@ -129,7 +129,7 @@ func (m *Model) buildForm(s Step) *form {
 	cfg := m.cfg()
 	switch s {
 	case StepMachine:
-		if m.k3sMissing() && m.opts.K3sVersion != "" {
+		if !m.probing && m.k3sMissing() && m.opts.K3sVersion != "" {
 			return &form{fields: []*field{{id: "k3s", label: "k3s", kind: choiceField, list: true, hintSelected: true, options: []option{
 				{value: "install", label: "Install k3s " + m.opts.K3sVersion + " now", hint: "over https; the wizard goes on once it runs"},
 				{value: "quit", label: "Quit", hint: "install k3s yourself, then run 'sudo hakube install' again"},

@@ -158,9 +158,12 @@ func (m *Model) machineView(w int) ([]string, string) {
 			disk = hwdetect.HumanBytes(r.Disk.FreeBytes) + " free"
 		}
 		row("Storage", r.K3s.DataDir+": "+disk)
-		if m.opts.K3sAPI != "" && r.K3s.API != "running" {
+		switch {
+		case m.probing:
+			row("k3s", "checking whether its API server answers…")
+		case m.opts.K3sAPI != "" && r.K3s.API != "running":
 			row("k3s", "running (API at "+m.opts.K3sAPI+")")
-		} else {
+		default:
 			row("k3s", k3sState(r))
 		}
 		if len(r.Radios) == 0 {
@@ -187,7 +190,7 @@ func (m *Model) machineView(w int) ([]string, string) {
 		var bad []hwdetect.Check
 		offer := m.form != nil && len(m.form.fields) > 0
 		for _, c := range r.Checks {
-			if (c.ID == "k3s" && offer) || ((c.ID == "k3s" || c.ID == "k3s-api") && m.opts.K3sAPI != "") {
+			if (c.ID == "k3s" && offer) || ((c.ID == "k3s" || c.ID == "k3s-api") && (m.opts.K3sAPI != "" || m.probing)) {
 				continue // the offer below says it, or the API answered
 			}
 			if c.Status == hwdetect.StatusProblem || c.Status == hwdetect.StatusWarning {
@@ -216,6 +219,9 @@ func (m *Model) machineView(w int) ([]string, string) {
 		}
 	}
 	footer := "enter continue · ctrl+c quit"
+	if m.probing {
+		footer = "ctrl+c quit"
+	}
 	switch {
 	case m.fatal != "":
 		out = append(out, m.problemLines(w)...)

@@ -60,9 +60,6 @@ func runInstallWizard(cmd *cobra.Command, g *globals, s Streams, o *installOptio
 		k3s: installer.K3sSource{URL: o.k3sInstallURL, Version: installer.K3sVersion}}
 	opts := tui.Options{Backend: b, Report: hw, HostTimezone: hostTimezone(o.root, g.environ),
 		K3sVersion: installer.K3sVersion, AnswersFile: "hakube-answers.yaml"}
-	if c, err := sess.Connect(ctx); err == nil {
-		opts.K3sAPI = c.Config.Host
-	}
 
 	var outcome tui.Outcome
 	if accessible {
@@ -223,6 +220,15 @@ func (b *wizardBackend) SaveAnswers(path string, data []byte) error {
 		return fmt.Errorf("save the answers to %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// K3sAPI is the API server that answers through the kubeconfig, or "".
+func (b *wizardBackend) K3sAPI(ctx context.Context) string {
+	c, err := b.sess.Connect(ctx)
+	if err != nil {
+		return ""
+	}
+	return c.Config.Host
 }
 
 // InstallK3s runs k3s's installer (pinned, https only), then waits until
