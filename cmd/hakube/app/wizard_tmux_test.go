@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"crypto/sha256"
+	"encoding/pem"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -341,4 +342,50 @@ func BenchmarkE2EWizardFirstFrame(b *testing.B) {
 	if len(peak) > 0 {
 		b.ReportMetric(float64(peak[len(peak)-1])/1024, "peak-rss-MiB")
 	}
+}
+
+// TestE2EWizardInstallsK3sInTmux: on a machine without k3s the wizard
+// offers to install it, runs the installer fetched over https from a local
+// server (a STAND-IN script that starts nothing but points the kubeconfig
+// at the test control plane), shows its lines, and goes on once the API
+// answers, to a full install.
+func TestE2EWizardInstallsK3sInTmux(t *testing.T) {
+	x := newTmux(t)
+	bin := hakubeBinary(t)
+	cl := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
+	cfg := config.Defaults(config.ProfileEdge)
+	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	root := fixtureRoot(t, "two-identical-sticks") // no k3s under it; Zigbee2MQTT off until a stick is chosen
+	dir := t.TempDir()
+
+	script, err := os.ReadFile(filepath.Join("testdata", "k3s-install-standin.sh"))
+	require.NoError(t, err)
+	var fetched sync.Map
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Store(r.URL.Path, true)
+		_, _ = w.Write(script)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	require.NoError(t, os.WriteFile(ca, pemCert(srv.Certificate().Raw), 0o644))
+
+	kubeconfig := filepath.Join(dir, "k3s", "k3s.yaml") // written by the stand-in
+	state := filepath.Join(dir, "state")
+	exit := filepath.Join(dir, "exit")
+	x.start(fmt.Sprintf("%s SSL_CERT_FILE=%s K3S_STANDIN_KUBECONFIG=%s K3S_KUBECONFIG_OUTPUT=%s %s install --root %s --k3s-install-url %s/install.sh; echo $? > %s; sleep 600",
+		envLine(cl.DataDir, kubeconfig, state), shellQuote(ca), shellQuote(cl.Kubeconfig), shellQuote(kubeconfig),
+		shellQuote(bin), shellQuote(root), srv.URL, shellQuote(exit)))
+	x.waitFor("Install k3s "+installer.K3sVersion+" now", 10*time.Second)
+	x.keys("Enter")
+	s := x.waitFor("Using "+installer.K3sVersion+" as release", 15*time.Second)
+	assert.Contains(t, s, "STAND-IN")
+	s = x.waitFor("running (API at", 30*time.Second)
+	assert.NotContains(t, s, "Install k3s")
+	_, ok := fetched.Load("/install.sh")
+	assert.True(t, ok, "the installer was fetched from the local https server")
+	wizardInstall(t, x, exit, state, 30123)
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
