@@ -124,6 +124,9 @@ type Config struct {
 	Monitoring          Monitoring   `json:"monitoring"`
 	ResourceSize        ResourceSize `json:"resource-size"`
 	Arch                Arch         `json:"arch"`
+	// InstallK3s installs k3s first when it is missing (not a setting of
+	// the stack: it changes nothing that is rendered).
+	InstallK3s bool `json:"install-k3s"`
 }
 
 // Arch is the node's CPU architecture, as container images name it.

@@ -39,6 +39,8 @@ type field struct {
 	allowed []string
 	get     func(c *Config) any
 	set     func(c *Config, v any)
+	// volume marks the size of a persistent volume claim.
+	volume bool
 }
 
 func (f *field) envName() string {
@@ -69,6 +71,13 @@ func intField(key, usage string, p func(c *Config) *int) *field {
 	return &field{key: key, kind: kindInt, usage: usage,
 		get: func(c *Config) any { return *p(c) },
 		set: func(c *Config, v any) { *p(c) = v.(int) }}
+}
+
+// sizeField is the size of one volume.
+func sizeField(key, usage string, p func(c *Config) *string) *field {
+	f := stringField(key, usage, nil, p)
+	f.volume = true
+	return f
 }
 
 func boolField(key, usage string, p func(c *Config) *bool) *field {
@@ -108,23 +117,23 @@ var fields = []*field{
 		func(c *Config) *string { return &c.ClusterIssuer }),
 	stringField("storage-class", "StorageClass for every volume", nil,
 		func(c *Config) *string { return &c.StorageClass }),
-	stringField("config-size", "size of the /config volume", nil,
+	sizeField("config-size", "size of the /config volume",
 		func(c *Config) *string { return &c.Volumes.Config }),
-	stringField("media-size", "size of the /media volume", nil,
+	sizeField("media-size", "size of the /media volume",
 		func(c *Config) *string { return &c.Volumes.Media }),
-	stringField("share-size", "size of the /share volume", nil,
+	sizeField("share-size", "size of the /share volume",
 		func(c *Config) *string { return &c.Volumes.Share }),
-	stringField("backups-size", "size of the /backups volume", nil,
+	sizeField("backups-size", "size of the /backups volume",
 		func(c *Config) *string { return &c.Volumes.Backups }),
-	stringField("mqtt-data-size", "size of Mosquitto's data volume", nil,
+	sizeField("mqtt-data-size", "size of Mosquitto's data volume",
 		func(c *Config) *string { return &c.Volumes.MQTTData }),
-	stringField("nodered-data-size", "size of Node-RED's data volume", nil,
+	sizeField("nodered-data-size", "size of Node-RED's data volume",
 		func(c *Config) *string { return &c.Volumes.NodeRED }),
-	stringField("esphome-data-size", "size of ESPHome's volume (firmware builds need room)", nil,
+	sizeField("esphome-data-size", "size of ESPHome's volume (firmware builds need room)",
 		func(c *Config) *string { return &c.Volumes.ESPHome }),
-	stringField("zigbee2mqtt-data-size", "size of Zigbee2MQTT's data volume", nil,
+	sizeField("zigbee2mqtt-data-size", "size of Zigbee2MQTT's data volume",
 		func(c *Config) *string { return &c.Volumes.Zigbee2MQTT }),
-	stringField("postgresql-data-size", "size of PostgreSQL's data volume", nil,
+	sizeField("postgresql-data-size", "size of PostgreSQL's data volume",
 		func(c *Config) *string { return &c.Volumes.PostgreSQL }),
 	stringField("zigbee-device", "Zigbee coordinator: /dev/serial/by-id/… path, or tcp://host:port", nil,
 		func(c *Config) *string { return &c.ZigbeeDevice }),
@@ -152,6 +161,8 @@ var fields = []*field{
 		set:   func(c *Config, v any) { c.Monitoring = Monitoring(v.(string)) }},
 	typedField("resource-size", "requests and limits for the board", []ResourceSize{SizeSmall, SizeMedium, SizeLarge},
 		func(c *Config) *ResourceSize { return &c.ResourceSize }),
+	boolField("install-k3s", "install k3s (the pinned release, over https) when it is missing",
+		func(c *Config) *bool { return &c.InstallK3s }),
 	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
 		func(c *Config) *Arch { return &c.Arch }),
 }

@@ -105,20 +105,18 @@ func validate(c *Config, set *Settings) []Problem {
 	if errs := validation.IsDNS1123Subdomain(c.StorageClass); len(errs) > 0 {
 		add("storage-class", "%q is not a valid StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))
 	}
-	for _, v := range []struct{ key, val string }{
-		{"config-size", c.Volumes.Config}, {"media-size", c.Volumes.Media},
-		{"share-size", c.Volumes.Share}, {"backups-size", c.Volumes.Backups},
-		{"mqtt-data-size", c.Volumes.MQTTData}, {"nodered-data-size", c.Volumes.NodeRED},
-		{"esphome-data-size", c.Volumes.ESPHome}, {"zigbee2mqtt-data-size", c.Volumes.Zigbee2MQTT},
-		{"postgresql-data-size", c.Volumes.PostgreSQL},
-	} {
-		q, err := resource.ParseQuantity(v.val)
+	for _, f := range fields {
+		if !f.volume {
+			continue
+		}
+		val := f.get(c).(string)
+		q, err := resource.ParseQuantity(val)
 		if err != nil {
-			add(v.key, "%q is not a size: write it like 10Gi or 500Mi", v.val)
+			add(f.key, "%q is not a size: write it like 10Gi or 500Mi", val)
 			continue
 		}
 		if q.Cmp(resource.MustParse("64Mi")) < 0 {
-			add(v.key, "%s is too small: give at least 64Mi", v.val)
+			add(f.key, "%s is too small: give at least 64Mi", val)
 		}
 	}
 
@@ -133,6 +131,8 @@ func validate(c *Config, set *Settings) []Problem {
 	if c.ZigbeeDevice != "" {
 		if msg := checkZigbeeDevice(c.ZigbeeDevice); msg != "" {
 			add("zigbee-device", "%s", msg)
+		} else if strings.HasPrefix(c.ZigbeeDevice, "mdns://") && !c.HostNetwork {
+			addRel("zigbee-device", []string{"host-network"}, "%s is found by mDNS, which reaches a pod only on the host network: set host-network: true, or give the coordinator as tcp://host:6638", c.ZigbeeDevice)
 		}
 	}
 	if c.ZigbeeAdapter != "" {

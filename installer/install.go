@@ -92,6 +92,9 @@ func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 		rep.emit(LevelInfo, PhaseSecrets, "", "reusing the credentials kept in "+res.SecretsPath, "")
 	}
 
+	if err := in.claimOwnership(&cfg); err != nil {
+		return nil, err
+	}
 	wr, err := WriteManifests(res.ManifestsDir, p.rendered)
 	if err != nil {
 		return nil, err
@@ -148,9 +151,9 @@ func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, fil
 		w.components[AddonName(f.Name)] = f.Component
 		w.state[f.Component] = StateWritten
 	}
-	w.statefulsets = []string{"home-assistant"}
-	if cfg.UsesPostgreSQL() {
-		w.statefulsets = append(w.statefulsets, "home-assistant-postgresql")
+	var err error
+	if w.statefulsets, err = statefulSetsOf(files); err != nil {
+		return err
 	}
 	return w.run(ctx)
 }
@@ -160,7 +163,7 @@ func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, fil
 // changes its StorageClass.
 func volumesUnchanged(saved, cfg *config.Config) error {
 	if saved.Namespace != cfg.Namespace {
-		return nil // a second instance: its own claims
+		return nil // another namespace has its own claims; checkOwner refuses a move while files exist
 	}
 	if saved.StorageClass != cfg.StorageClass {
 		return fmt.Errorf("%w: storage-class was %q at install and cannot change (the volumes hold your data): keep %q",

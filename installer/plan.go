@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,11 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 		return nil, err
 	}
 	var err error
+	if !o.Placeholders {
+		if err := in.checkOwner(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if o.Placeholders {
 		p.secrets, p.Credentials = PlaceholderSecrets(), CredentialsKept
 	} else if p.secrets, p.Credentials, err = in.credentials(ctx, &cfg, o.RegenerateCredentials); err != nil {
@@ -188,7 +194,40 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 	if in.Clients != nil {
 		in.markExistingClaims(ctx, p)
 	}
+	if err := in.checkHostPorts(p); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkHostPorts refuses host-network mode when a port the pods will bind
+// on the host is taken. Once our own pods run there, they hold the ports:
+// the check runs when host networking is new to this install.
+func (in *Installer) checkHostPorts(p *Plan) error {
+	if !p.Config.HostNetwork {
+		return nil
+	}
+	if saved, err := in.State.SavedConfig(); err == nil && saved.HostNetwork {
+		return nil
+	}
+	var taken []string
+	for _, port := range p.Ports {
+		if port.Reach != "host" {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port.Port))
+		if err != nil {
+			taken = append(taken, fmt.Sprintf("%d (%s %s)", port.Port, port.Component, port.Name))
+			continue
+		}
+		l.Close()
+	}
+	if len(taken) > 0 {
+		return fmt.Errorf("%w: host-network: true binds the pods' ports on the host, and these are taken: %s.\n"+
+			"  Stop what listens there ('ss -ltnp' shows it), or keep host-network: false (no mDNS/SSDP discovery, but isolated from the host)",
+			ErrPreflight, strings.Join(taken, ", "))
+	}
+	return nil
 }
 
 // credentials returns the kept credentials, or recovers them from the

@@ -2,6 +2,7 @@ package installer_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,4 +121,28 @@ func mustImage(t *testing.T, name string, arch config.Arch) string {
 	ref, err := img.Ref(arch)
 	require.NoError(t, err)
 	return ref
+}
+
+func TestHostNetworkNeedsItsPortsFree(t *testing.T) {
+	cfg := config.Defaults(config.ProfileEdge)
+	cfg.HostNetwork = true
+	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: filepath.Join(t.TempDir(), "s")}}
+	p, err := in.Plan(context.Background(), cfg, installer.PlanOptions{})
+	if err != nil {
+		t.Fatalf("with the ports free the plan is made (is something on this machine holding 8123, 1883, 1880 or 6052?): %v", err)
+	}
+	var hostPorts []int
+	for _, port := range p.Ports {
+		if port.Reach == "host" {
+			hostPorts = append(hostPorts, port.Port)
+		}
+	}
+	require.Contains(t, hostPorts, 8123, "Home Assistant binds 8123 on the host")
+	l, err := net.Listen("tcp", "127.0.0.1:8123") // loopback only; the check binds every address
+	require.NoError(t, err)
+	defer l.Close()
+	_, err = in.Plan(context.Background(), cfg, installer.PlanOptions{})
+	require.ErrorIs(t, err, installer.ErrPreflight)
+	assert.Contains(t, err.Error(), "8123 (home-assistant")
+	assert.Contains(t, err.Error(), "host-network: false")
 }

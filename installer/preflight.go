@@ -61,7 +61,7 @@ func Preflight(r *hwdetect.Report, dataDir string, apiErr error) (HostState, err
 	if !st.K3sInstalled {
 		named = append(named, ErrK3sNotFound)
 		problems = append(problems, "k3s: not installed and no API server answers ("+shortErr(apiErr)+")"+
-			"\n    fix: run again with --install-k3s, or install it first: curl -sfL https://get.k3s.io | sh -")
+			"\n    fix: run again with --install-k3s (or install-k3s: true in the flags file) to install k3s "+K3sVersion+", or install it yourself: curl -sfL https://get.k3s.io | sh -")
 	}
 	if err := probeWritable(ManifestsDir(dataDir)); err != nil {
 		problems = append(problems, "data dir: cannot write k3s's manifests directory: "+err.Error()+

@@ -46,6 +46,9 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 			return res, fmt.Errorf("remove %s: %w", name, describeWriteErr(err))
 		}
 	}
+	if err := releaseOwnership(dir); err != nil {
+		return res, fmt.Errorf("remove %s: %w", ownerFile, err)
+	}
 	in.Report.emit(LevelInfo, PhaseUninstall, "", fmt.Sprintf("removed %d manifest files from %s", len(res.FilesRemoved), dir), "")
 	if in.Clients == nil {
 		return res, fmt.Errorf("%w: the files are removed, but k3s is not running, so the objects stay: start k3s and run uninstall again", ErrPreflight)

@@ -21,7 +21,6 @@ type installOptions struct {
 	yes           bool
 	noWait        bool
 	timeout       time.Duration
-	installK3s    bool
 	k3sInstallURL string
 	regenerate    bool
 	root          string
@@ -66,7 +65,6 @@ and asks. With no terminal, --yes is required.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask: install unattended")
 	f.BoolVar(&o.noWait, "no-wait", false, "return once the files are written; k3s applies them within 15 s")
 	f.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for Home Assistant to become Ready")
-	f.BoolVar(&o.installK3s, "install-k3s", false, "install k3s "+installer.K3sVersion+" with its official installer when it is missing (INSTALL_K3S_* variables pass through)")
 	f.StringVar(&o.k3sInstallURL, "k3s-install-url", envOr(g.environ, "HAKUBE_K3S_INSTALL_URL", installer.K3sInstallURL), "where the k3s installer is downloaded from (https only)")
 	f.BoolVar(&o.regenerate, "regenerate-credentials", false, "make new credentials although an install exists without its credentials file (every device must be paired again)")
 	f.BoolVar(&o.accessible, "accessible", false, "the wizard as plain numbered prompts that also read answers from a pipe (also with TERM=dumb)") // wizard
@@ -87,12 +85,20 @@ func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) er
 		return usagef("no terminal to ask on: pass --yes to install unattended (and --config FILE for your settings)")
 	}
 	sess := g.session(out, o.root)
-	host, err := sess.Prepare(ctx, installer.PrepareOptions{InstallK3s: o.installK3s,
+	load := installer.LoadOptions{File: o.configFile, Flags: cmd.Flags(), Unattended: o.yes}
+	// The settings first, without the hardware: bad input is reported
+	// before anything is installed, and install-k3s may be among them.
+	pre, err := sess.Load(load)
+	if err != nil {
+		return err
+	}
+	host, err := sess.Prepare(ctx, installer.PrepareOptions{InstallK3s: pre.Config.InstallK3s,
 		K3s: installer.K3sSource{URL: o.k3sInstallURL, Version: installer.K3sVersion}})
 	if err != nil {
 		return err
 	}
-	res, err := sess.Load(installer.LoadOptions{File: o.configFile, Flags: cmd.Flags(), Hardware: host.Hardware, Unattended: o.yes})
+	load.Hardware = host.Hardware
+	res, err := sess.Load(load)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
+	"github.com/hakube/hakube/manifests"
 )
 
 type renderOptions struct {
@@ -80,33 +82,54 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 		return err
 	}
 	files := plan.Rendered()
-	out := cmd.OutOrStdout()
 	if o.dir == "" {
-		if g.json() {
-			type file struct {
-				File      string `json:"file"`
-				Component string `json:"component"`
-				Content   string `json:"content"`
-			}
-			list := []file{}
-			for _, f := range files {
-				list = append(list, file{f.Name, f.Component, string(f.Content)})
-			}
-			return writeJSON(out, list)
-		}
-		for i, f := range files {
-			if i > 0 {
-				fmt.Fprintln(out, "---")
-			}
-			fmt.Fprintf(out, "# Source: %s\n", f.Name)
-			if _, err := out.Write(f.Content); err != nil {
-				return err
-			}
-		}
-		return nil
+		return printRendered(cmd.OutOrStdout(), files, g.json())
 	}
-	if err := os.MkdirAll(o.dir, 0o755); err != nil {
-		return fmt.Errorf("create --dir %s: %w", o.dir, err)
+	written, err := writeRendered(o.dir, files)
+	if err != nil {
+		return err
+	}
+	kind := "placeholder secrets"
+	if !placeholders {
+		kind = "the secrets kept in " + g.stateDir
+	}
+	if g.json() {
+		return writeJSON(cmd.OutOrStdout(), map[string]any{"dir": o.dir, "files": written, "secrets": kind})
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.dir, kind)
+	return nil
+}
+
+// printRendered prints files as YAML documents, or as a JSON list.
+func printRendered(out io.Writer, files []manifests.File, asJSON bool) error {
+	if asJSON {
+		type file struct {
+			File      string `json:"file"`
+			Component string `json:"component"`
+			Content   string `json:"content"`
+		}
+		list := []file{}
+		for _, f := range files {
+			list = append(list, file{f.Name, f.Component, string(f.Content)})
+		}
+		return writeJSON(out, list)
+	}
+	for i, f := range files {
+		if i > 0 {
+			fmt.Fprintln(out, "---")
+		}
+		fmt.Fprintf(out, "# Source: %s\n", f.Name)
+		if _, err := out.Write(f.Content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeRendered writes files into dir; those holding Secrets 0600.
+func writeRendered(dir string, files []manifests.File) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create --dir %s: %w", dir, err)
 	}
 	var written []string
 	for _, f := range files {
@@ -114,19 +137,11 @@ func runRender(cmd *cobra.Command, g *globals, o *renderOptions) error {
 		if f.Sensitive {
 			perm = 0o600
 		}
-		path := filepath.Join(o.dir, f.Name)
+		path := filepath.Join(dir, f.Name)
 		if err := installer.WriteFileAtomic(path, f.Content, perm); err != nil {
-			return err
+			return written, err
 		}
 		written = append(written, path)
 	}
-	kind := "placeholder secrets"
-	if !placeholders {
-		kind = "the secrets kept in " + g.stateDir
-	}
-	if g.json() {
-		return writeJSON(out, map[string]any{"dir": o.dir, "files": written, "secrets": kind})
-	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "wrote %d files to %s (with %s)\n", len(files), o.dir, kind)
-	return nil
+	return written, nil
 }

@@ -140,6 +140,7 @@ rejected a manifest or a workload failed, 5 timed out waiting.`,
 		newStatusCommand(g),
 		newUpgradeCommand(g, s),
 		newUninstallCommand(g, s),
+		newCredentialsCommand(g),
 	)
 	return root
 }
