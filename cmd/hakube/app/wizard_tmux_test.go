@@ -2,8 +2,8 @@ package app_test
 
 import (
 	"crypto/sha256"
-	"encoding/pem"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
