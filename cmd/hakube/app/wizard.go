@@ -296,3 +296,16 @@ func (w *lineWriter) flush() {
 		w.buf = nil
 	}
 }
+
+// confirmUninstall says what 'hakube uninstall' (without --purge) removes
+// and what it keeps, then asks. It is asked on a terminal only.
+func confirmUninstall(in io.Reader, out io.Writer, namespace, stateDir string) bool {
+	fmt.Fprintf(out, "hakube uninstall removes from namespace %s:\n", namespace)
+	fmt.Fprintln(out, "  - hakube's manifest files in k3s's auto-deploy directory and their Addons")
+	fmt.Fprintln(out, "  - the workloads, services, config maps and secrets they created")
+	fmt.Fprintln(out, "It keeps:")
+	fmt.Fprintln(out, "  - every volume: Home Assistant's configuration and history, media, backups, the Zigbee network")
+	fmt.Fprintf(out, "  - the saved settings and the credentials in %s\n", stateDir)
+	fmt.Fprintln(out, "so that 'hakube install' brings everything back ('hakube uninstall --purge' deletes those too).")
+	return confirm(in, out, "Uninstall? [y/N] ")
+}
