@@ -59,3 +59,21 @@ func symlink(root, rel, target string) error {
 	}
 	return os.Symlink(target, p)
 }
+
+func TestWantsWizard(t *testing.T) {
+	for _, c := range []struct {
+		o      installOptions
+		output string
+		want   bool
+	}{
+		{installOptions{}, "text", true},
+		{installOptions{yes: true}, "text", false},
+		{installOptions{configFile: "site.yaml"}, "text", false},
+		{installOptions{}, "json", false},
+		{installOptions{accessible: true}, "text", true},
+	} {
+		if got := wantsWizard(&globals{output: c.output}, &c.o); got != c.want {
+			t.Errorf("%+v --output %s: wizard %v, want %v", c.o, c.output, got, c.want)
+		}
+	}
+}
