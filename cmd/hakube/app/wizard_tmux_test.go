@@ -207,6 +207,23 @@ func TestE2EWizardInTmux(t *testing.T) {
 		}
 	})
 
+	t.Run("stdin a pipe: the keys come from /dev/tty", func(t *testing.T) {
+		x.t = t
+		defer func() { x.t = parent }()
+		data, state := filepath.Join(dir, "t-data"), filepath.Join(dir, "t-state")
+		exit := filepath.Join(dir, "exit-pipe")
+		x.start(fmt.Sprintf("echo not-an-answer | %s %s install --root %s; echo $? > %s; sleep 600",
+			envLine(data, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
+		x.waitFor("This machine", 10*time.Second)
+		x.keys("Enter")
+		x.waitFor("Profile", 10*time.Second)
+		x.keys("C-c")
+		assert.Equal(t, 1, exitCode(t, exit, 10*time.Second))
+		assert.NoDirExists(t, data)
+		assert.NoDirExists(t, state)
+		x.end()
+	})
+
 	t.Run("ctrl+c while following the install", func(t *testing.T) {
 		x.t = t
 		defer func() { x.t = parent }()
@@ -388,4 +405,29 @@ func TestE2EWizardInstallsK3sInTmux(t *testing.T) {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// With no terminal at all (no controlling tty, stdin a pipe) install
+// refuses at once, pointing at --yes, --config and --accessible.
+func TestWizardWithoutAnyTerminal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary (not with -short)")
+	}
+	setsid, err := exec.LookPath("setsid")
+	if err != nil {
+		t.Fatal("setsid (util-linux) is needed to run without a controlling terminal")
+	}
+	bin := hakubeBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(setsid, "--wait", bin, "install", "--state-dir", filepath.Join(dir, "state"), "--data-dir", filepath.Join(dir, "k3s"))
+	cmd.Stdin = strings.NewReader("\n")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s", out)
+	assert.Equal(t, 2, ee.ExitCode(), "%s", out)
+	assert.Contains(t, string(out), "no terminal to ask on: pass --yes")
+	assert.Contains(t, string(out), "--config FILE")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
 }
