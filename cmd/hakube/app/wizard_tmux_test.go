@@ -251,10 +251,14 @@ func TestE2EWizardInTmux(t *testing.T) {
 	t.Run("full install started plainly", func(t *testing.T) {
 		x.t = t
 		defer func() { x.t = parent }()
-		exit := filepath.Join(dir, "exit-plain")
-		x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
-			envLine(cl.DataDir, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
+		exit, pid := filepath.Join(dir, "exit-plain"), filepath.Join(dir, "pid-plain")
+		run := filepath.Join(dir, "run-plain.sh") // records its PID, then becomes hakube
+		require.NoError(t, os.WriteFile(run, fmt.Appendf(nil, "echo $$ > %s\nexec env %s %s install --root %s\n",
+			shellQuote(pid), envLine(cl.DataDir, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root)), 0o644))
+		x.start(fmt.Sprintf("sh %s; echo $? > %s; sleep 600", shellQuote(run), shellQuote(exit)))
+		x.waitFor("This machine", 10*time.Second)
 		wizardInstall(t, x, exit, state, 30123)
+		t.Logf("figure: the wizard's peak memory over a full install: %s", peakRSS)
 	})
 
 	t.Run("full install through curl | sh", func(t *testing.T) {
@@ -291,6 +295,9 @@ func TestE2EWizardInTmux(t *testing.T) {
 	})
 }
 
+// peakRSS is the last full install's peak memory (VmHWM), when known.
+var peakRSS string
+
 // wizardInstall walks the wizard with Enter to the end of an install.
 func wizardInstall(t *testing.T, x *tmuxTerm, exit, state string, port int) {
 	t.Helper()
@@ -303,6 +310,15 @@ func wizardInstall(t *testing.T, x *tmuxTerm, exit, state string, port int) {
 	x.waitFor("Installing", 15*time.Second)
 	s := x.waitFor("Home Assistant is ready", 3*time.Minute)
 	assert.Contains(t, s, "sudo hakube credentials")
+	peakRSS = ""
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(exit), "pid-plain")); err == nil {
+		status, _ := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				peakRSS = strings.TrimSpace(v)
+			}
+		}
+	}
 	x.keys("Enter")
 	require.Equal(t, 0, exitCode(t, exit, 15*time.Second), x.screen())
 	after := x.waitFor("hakube credentials", 5*time.Second)
