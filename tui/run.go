@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -19,6 +20,9 @@ func Run(ctx context.Context, o Options, in io.Reader, out io.Writer, environ []
 	opts := []tea.ProgramOption{tea.WithContext(ctx), tea.WithOutput(out), tea.WithEnvironment(environ)}
 	if in != nil {
 		opts = append(opts, tea.WithInput(in))
+	}
+	if f, ok := out.(*os.File); !ok || !isTerminal(f) {
+		opts = append(opts, tea.WithWindowSize(80, 24)) // nothing to ask the size of
 	}
 	_, err := tea.NewProgram(m, opts...).Run()
 	if m.cancel != nil {
