@@ -43,6 +43,9 @@ type Options struct {
 	Backend Backend
 	// Report is what hwdetect found on this machine.
 	Report *hwdetect.Report
+	// DataDir is the k3s data directory the manifests go under ("" : the
+	// one hwdetect found).
+	DataDir string
 	// HostTimezone is the host's IANA time zone ("" when unknown): the
 	// default answer for the time zone.
 	HostTimezone string

@@ -153,11 +153,13 @@ func (m *Model) machineView(w int) ([]string, string) {
 		} else {
 			row("Memory", "unknown")
 		}
-		disk := "free space not measured"
-		if r.Disk.Checked {
+		disk, dir := "free space not measured", r.K3s.DataDir
+		if m.opts.DataDir != "" && filepath.Clean(m.opts.DataDir) != filepath.Clean(dir) {
+			dir = m.opts.DataDir
+		} else if r.Disk.Checked {
 			disk = hwdetect.HumanBytes(r.Disk.FreeBytes) + " free"
 		}
-		row("Storage", r.K3s.DataDir+": "+disk)
+		row("Storage", dir+": "+disk)
 		switch {
 		case m.probing:
 			row("k3s", "checking whether its API server answers…")

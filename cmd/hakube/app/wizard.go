@@ -58,7 +58,7 @@ func runInstallWizard(cmd *cobra.Command, g *globals, s Streams, o *installOptio
 	}
 	b := &wizardBackend{sess: sess, flags: cmd.Flags(), o: o, hw: hw,
 		k3s: installer.K3sSource{URL: o.k3sInstallURL, Version: installer.K3sVersion}}
-	opts := tui.Options{Backend: b, Report: hw, HostTimezone: hostTimezone(o.root, g.environ),
+	opts := tui.Options{Backend: b, Report: hw, DataDir: g.dataDir, HostTimezone: hostTimezone(o.root, g.environ),
 		K3sVersion: installer.K3sVersion, AnswersFile: "hakube-answers.yaml"}
 
 	var outcome tui.Outcome
