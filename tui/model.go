@@ -35,6 +35,7 @@ type Model struct {
 	// Review.
 	plan      *installer.Plan
 	planning  bool
+	planSeq   int // a plan answers only the visit of the review that asked
 	planErr   error
 	action    int // 0 install, 1 back, 2 save
 	scroll    int
@@ -122,6 +123,7 @@ func (m *Model) enter(s Step) tea.Cmd {
 	m.scroll = 0
 	if s == StepReview {
 		m.plan, m.planErr, m.planning, m.action = nil, nil, true, 0
+		m.planSeq++
 		return m.planCmd()
 	}
 	return nil
@@ -158,6 +160,7 @@ func (m *Model) Init() tea.Cmd {
 // Messages the wizard's commands return.
 type (
 	planMsg struct {
+		seq  int // which visit of the review asked for it
 		plan *installer.Plan
 		err  error
 	}
@@ -180,10 +183,10 @@ type (
 )
 
 func (m *Model) planCmd() tea.Cmd {
-	b, ctx, cfg := m.opts.Backend, m.ctx, m.res.Config
+	b, ctx, cfg, seq := m.opts.Backend, m.ctx, m.res.Config, m.planSeq
 	return func() tea.Msg {
 		p, err := b.Plan(ctx, cfg)
-		return planMsg{p, err}
+		return planMsg{seq, p, err}
 	}
 }
 
@@ -196,6 +199,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case planMsg:
+		if msg.seq != m.planSeq || m.step != StepReview {
+			return m, nil // the answers changed since it was asked for
+		}
 		m.planning = false
 		m.plan, m.planErr = msg.plan, msg.err
 		if msg.err != nil {

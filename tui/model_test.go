@@ -477,3 +477,21 @@ func TestFirstFrameDoesNotWaitForK3s(t *testing.T) {
 		t.Errorf("step %s", m.Step())
 	}
 }
+
+// A plan that arrives after the answers changed is not the one installed.
+func TestAStalePlanIsIgnored(t *testing.T) {
+	b := newBackend(t, fixtureReport(t, "vm-no-usb", true))
+	m := wizard(t, b)
+	press(t, m, "enter", "enter", "enter")
+	_, cmd := m.Update(key("enter")) // to the review: the plan is asked for
+	stale := cmd()
+	press(t, m, "esc")
+	press(t, m, "down") // the port
+	press(t, m, "ctrl+u")
+	typeText(t, m, "30999")
+	press(t, m, "enter") // the review again, planned with 30999
+	send(t, m, stale)
+	if p := m.Plan(); p == nil || p.Config.NodePort != 30999 {
+		t.Fatalf("plan for the old answers shown: %+v", m.Plan())
+	}
+}
