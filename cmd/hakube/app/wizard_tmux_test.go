@@ -224,6 +224,28 @@ func TestE2EWizardInTmux(t *testing.T) {
 		x.end()
 	})
 
+	t.Run("a resize redraws", func(t *testing.T) {
+		x.t = t
+		defer func() { x.t = parent }()
+		exit := filepath.Join(dir, "exit-resize")
+		x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
+			envLine(filepath.Join(dir, "r-data"), cl.Kubeconfig, filepath.Join(dir, "r-state")), shellQuote(bin), shellQuote(root), shellQuote(exit)))
+		x.waitFor("This machine", 10*time.Second)
+		x.keys("Enter")
+		x.waitFor("edge", 10*time.Second)
+		x.tmux("resize-window", "-t", x.name, "-x", "60", "-y", "20")
+		s := x.waitFor(strings.Repeat("─", 60)+"\n", 5*time.Second)
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		assert.LessOrEqual(t, len(lines), 20)
+		assert.Contains(t, lines[len(lines)-1], "enter next", "the footer stays on screen")
+		for _, l := range lines {
+			assert.LessOrEqual(t, len([]rune(l)), 60, "%q", l)
+		}
+		x.keys("C-c")
+		assert.Equal(t, 1, exitCode(t, exit, 10*time.Second))
+		x.end()
+	})
+
 	t.Run("ctrl+c while following the install", func(t *testing.T) {
 		x.t = t
 		defer func() { x.t = parent }()
