@@ -36,7 +36,7 @@ func fixtureReport(t testing.TB, name string, k3sRunning bool) *hwdetect.Report 
 	if k3sRunning {
 		r.K3s.Binary, r.K3s.API, r.K3s.APIAddress = "/usr/local/bin/k3s", "running", "127.0.0.1:6443"
 		for i, c := range r.Checks {
-			if c.ID == "k3s" || c.ID == "k3s-api" {
+			if c.ID == hwdetect.CheckK3s || c.ID == hwdetect.CheckK3sAPI {
 				r.Checks[i].Status, r.Checks[i].Detail, r.Checks[i].Fix = hwdetect.StatusOK, "running", ""
 			}
 		}

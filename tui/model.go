@@ -245,6 +245,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.report = msg.report
+		// The saved answers then install k3s too on a machine without it.
+		_ = m.answers.Set("install-k3s", true, config.WizardSource(StepMachine.String()))
 		if m.opts.K3sAPI == "" {
 			m.opts.K3sAPI = "the kubeconfig's server" // InstallK3s returns once it answers
 		}

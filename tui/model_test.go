@@ -395,9 +395,16 @@ func TestK3sMissingOffersToInstallIt(t *testing.T) {
 	if m.k3sMissing() || !strings.Contains(m.Render(), "running") {
 		t.Fatalf("after installing k3s:\n%s", m.Render())
 	}
+	if v, src := settingValue(t, m.Answers(), "install-k3s"); v != true || src != config.WizardSource("This machine") {
+		t.Errorf("install-k3s %v from %v: the saved answers must install k3s too", v, src)
+	}
 	press(t, m, "enter")
 	if m.Step() != StepProfile {
 		t.Errorf("step %s after k3s came up, want Profile", m.Step())
+	}
+	press(t, m, "enter", "enter", "enter")
+	if data, err := AnswersFile(&m.res, m.report); err != nil || !strings.Contains(string(data), "install-k3s: true") {
+		t.Errorf("saved answers (%v) do not install k3s:\n%s", err, data)
 	}
 
 	// Quit instead: nothing written.

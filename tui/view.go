@@ -192,7 +192,7 @@ func (m *Model) machineView(w int) ([]string, string) {
 		var bad []hwdetect.Check
 		offer := m.form != nil && len(m.form.fields) > 0
 		for _, c := range r.Checks {
-			if (c.ID == "k3s" && offer) || ((c.ID == "k3s" || c.ID == "k3s-api") && (m.opts.K3sAPI != "" || m.probing)) {
+			if (c.ID == hwdetect.CheckK3s && offer) || ((c.ID == hwdetect.CheckK3s || c.ID == hwdetect.CheckK3sAPI) && (m.opts.K3sAPI != "" || m.probing)) {
 				continue // the offer below says it, or the API answered
 			}
 			if c.Status == hwdetect.StatusProblem || c.Status == hwdetect.StatusWarning {
