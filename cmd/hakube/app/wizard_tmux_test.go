@@ -188,12 +188,12 @@ func TestE2EWizardInTmux(t *testing.T) {
 			exit := filepath.Join(dir, fmt.Sprintf("exit-ctrlc-%d", n))
 			x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
 				envLine(data, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
-			x.waitFor("This machine", 10*time.Second)
+			x.waitFor("This machine", 30*time.Second)
 			for range n {
 				x.keys("Enter")
 				time.Sleep(150 * time.Millisecond)
 			}
-			x.waitFor(step, 10*time.Second)
+			x.waitFor(step, 30*time.Second)
 			if step == "Review" {
 				x.waitFor("[ Install ]", 10*time.Second)
 			}
@@ -214,7 +214,7 @@ func TestE2EWizardInTmux(t *testing.T) {
 		exit := filepath.Join(dir, "exit-pipe")
 		x.start(fmt.Sprintf("echo not-an-answer | %s %s install --root %s; echo $? > %s; sleep 600",
 			envLine(data, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
-		x.waitFor("This machine", 10*time.Second)
+		x.waitFor("This machine", 30*time.Second)
 		x.keys("Enter")
 		x.waitFor("Profile", 10*time.Second)
 		x.keys("C-c")
@@ -230,9 +230,9 @@ func TestE2EWizardInTmux(t *testing.T) {
 		exit := filepath.Join(dir, "exit-resize")
 		x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
 			envLine(filepath.Join(dir, "r-data"), cl.Kubeconfig, filepath.Join(dir, "r-state")), shellQuote(bin), shellQuote(root), shellQuote(exit)))
-		x.waitFor("This machine", 10*time.Second)
+		x.waitFor("This machine", 30*time.Second)
 		x.keys("Enter")
-		x.waitFor("edge", 10*time.Second)
+		x.waitFor("edge", 30*time.Second)
 		x.tmux("resize-window", "-t", x.name, "-x", "60", "-y", "20")
 		s := x.waitFor(strings.Repeat("─", 60)+"\n", 5*time.Second)
 		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -254,10 +254,10 @@ func TestE2EWizardInTmux(t *testing.T) {
 		exit := filepath.Join(dir, "exit-progress")
 		x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
 			envLine(data, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
-		x.waitFor("This machine", 10*time.Second)
+		x.waitFor("This machine", 30*time.Second)
 		for _, step := range []string{"Profile", "Components", "Reaching it", "[ Install ]"} {
 			x.keys("Enter")
-			x.waitFor(step, 10*time.Second)
+			x.waitFor(step, 30*time.Second)
 		}
 		x.keys("Enter")
 		x.waitFor("waiting for k3s to apply", 20*time.Second)
@@ -278,7 +278,7 @@ func TestE2EWizardInTmux(t *testing.T) {
 		require.NoError(t, os.WriteFile(run, fmt.Appendf(nil, "echo $$ > %s\nexec env %s %s install --root %s\n",
 			shellQuote(pid), envLine(cl.DataDir, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root)), 0o644))
 		x.start(fmt.Sprintf("sh %s; echo $? > %s; sleep 600", shellQuote(run), shellQuote(exit)))
-		x.waitFor("This machine", 10*time.Second)
+		x.waitFor("This machine", 30*time.Second)
 		wizardInstall(t, x, exit, state, 30123)
 		t.Logf("figure: the wizard's peak memory over a full install: %s", peakRSS)
 	})
@@ -368,11 +368,11 @@ func BenchmarkE2EWizardFirstFrame(b *testing.B) {
 		start := time.Now()
 		x.start(fmt.Sprintf("echo $$ > %s; exec env %s %s install --root %s", shellQuote(pidFile),
 			envLine(filepath.Join(dir, "d"), filepath.Join(dir, "none.yaml"), filepath.Join(dir, "s")), shellQuote(bin), shellQuote(root)))
-		x.waitFor("This machine", 10*time.Second)
+		x.waitFor("This machine", 30*time.Second)
 		times = append(times, time.Since(start))
 		for _, step := range []string{"Profile", "Components", "Radio", "Reaching it", "Review"} {
 			x.keys("Enter")
-			x.waitFor(step, 10*time.Second)
+			x.waitFor(step, 30*time.Second)
 		}
 		x.waitFor("[ Install ]", 10*time.Second)
 		if pid, err := os.ReadFile(pidFile); err == nil {
