@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
 )
@@ -448,6 +449,7 @@ func planLines(p *installer.Plan, w int) []string {
 	comps := []string{"home-assistant"}
 	comps = append(comps, strs(c.Components)...)
 	out = append(out, wrap(fmt.Sprintf("Profile %s, namespace %s: %s", c.Profile, c.Namespace, strings.Join(comps, ", ")), w, 2)...)
+	out = append(out, wrap(summary(&c), w, 2)...)
 	var added, changed, same, removed int
 	for _, f := range p.Files {
 		switch f.Change {
@@ -506,6 +508,34 @@ func planLines(p *installer.Plan, w int) []string {
 		}
 	}
 	return out
+}
+
+// summary is the answers of the later steps in one line.
+func summary(c *config.Config) string {
+	var parts []string
+	switch {
+	case c.IngressHost != "":
+		scheme := "http"
+		if c.IngressTLS {
+			scheme = "https"
+		}
+		parts = append(parts, "Reached at "+scheme+"://"+c.IngressHost)
+	case c.ServiceType == config.NodePort:
+		parts = append(parts, fmt.Sprintf("Reached on node port %d", c.NodePort))
+	case c.ServiceType == config.LoadBalancer:
+		parts = append(parts, "Reached through a LoadBalancer, port 8123")
+	default:
+		parts = append(parts, "Reached inside the cluster only")
+	}
+	if c.HostNetwork {
+		parts = append(parts, "host network")
+	}
+	parts = append(parts, map[config.Database]string{config.DatabaseSQLite: "SQLite", config.DatabasePostgreSQL: "PostgreSQL",
+		config.DatabaseExternal: "external database"}[c.Database], c.Timezone)
+	if c.ZigbeeDevice != "" {
+		parts = append(parts, "Zigbee "+c.ZigbeeDevice+" ("+c.ZigbeeAdapter+")")
+	}
+	return strings.Join(parts, " · ")
 }
 
 var credentialWords = map[installer.CredentialStatus]string{
