@@ -62,7 +62,8 @@ type tmuxTerm struct {
 	t      testing.TB // the (sub)test driving it now
 	owner  testing.TB // the test that stops it
 	socket string
-	pid    int // the tmux server's
+	pid    int    // the tmux server's
+	path   string // its socket
 	name   string
 	n      int
 }
@@ -93,9 +94,11 @@ func (x *tmuxTerm) start(cmd string) {
 	x.t.Helper()
 	if x.pid == 0 {
 		x.tmux("new-session", "-d", "-s", "keep", "sleep 3600")
-		pid, err := strconv.Atoi(strings.TrimSpace(x.tmux("display-message", "-p", "-t", "keep", "#{pid}")))
+		info := strings.Fields(x.tmux("display-message", "-p", "-t", "keep", "#{pid} #{socket_path}"))
+		require.Len(x.t, info, 2)
+		pid, err := strconv.Atoi(info[0])
 		require.NoError(x.t, err)
-		x.pid = pid
+		x.pid, x.path = pid, info[1]
 		x.owner.Cleanup(x.stop)
 	}
 	x.n++
@@ -112,6 +115,13 @@ func (x *tmuxTerm) stop() {
 	if x.pid != 0 {
 		_ = syscall.Kill(x.pid, syscall.SIGTERM)
 		x.pid = 0
+		for range 50 { // the server removes its socket as it exits
+			if _, err := os.Stat(x.path); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = os.Remove(x.path)
 	}
 }
 
