@@ -309,6 +309,8 @@ func (m *Model) formView(w int) ([]string, string) {
 	switch {
 	case focus != nil && focus.list && focus.kind == multiField:
 		footer = "↑/↓ move · space toggle · " + footer
+	case focus != nil && focus.list && len(vis) > 1:
+		footer = "↑/↓ choose · tab next field · " + footer
 	case focus != nil && focus.list:
 		footer = "↑/↓ choose · " + footer
 	default:
