@@ -207,6 +207,10 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true
 	}
+	// Behind a TLS Ingress, Home Assistant is not exposed in plain HTTP too.
+	if c.IngressTLS && !set.IsSet("service-type") {
+		c.ServiceType = ClusterIP
+	}
 	if problems := validate(&c, set); len(problems) > 0 {
 		return Result{}, &Error{Problems: problems}
 	}

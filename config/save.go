@@ -41,6 +41,11 @@ func Unmarshal(name string, data []byte) (Config, error) {
 	if len(problems) > 0 {
 		return Config{}, &Error{Problems: problems}
 	}
+	// Marshal writes every key: a ClusterIP Service's node-port is there
+	// only because every key is, not because a user chose it.
+	if st, ok := set["service-type"]; ok && st.value == string(ClusterIP) {
+		delete(set, "node-port")
+	}
 	res, err := Resolve(nil, set, nil)
 	if err != nil {
 		return Config{}, err
