@@ -865,8 +865,8 @@ type z2mSettings struct {
 		Advanced struct {
 			EnableExternalJS *bool `json:"enable_external_js"`
 			NetworkKey       []int `json:"network_key"`
-			PanID      int   `json:"pan_id"`
-			ExtPanID   []int `json:"ext_pan_id"`
+			PanID            int   `json:"pan_id"`
+			ExtPanID         []int `json:"ext_pan_id"`
 		} `json:"advanced"`
 	} `json:"settings"`
 }
