@@ -112,9 +112,13 @@ func TestKeptClaimsNeverLeave(t *testing.T) {
 	}
 	assert.Contains(t, got, "ha3/home-assistant-config-0", "the new namespace gets its own claims")
 	assert.Equal(t, "50Gi", got["ha3/home-assistant-config-0"].Spec.Resources.Requests.Storage().String())
-	// The old namespace left the namespace file, but k3s never prunes it
-	// (its no-prune label: TestRenderDecodesStrictly), so its kept claims
-	// still have their namespace.
+	// The old namespaces stay in the namespace file: pruning one would
+	// delete its claims with it.
+	var nss []string
+	for _, o := range decodeAll(t, []manifests.File{fileNamed(t, second, "hakube-00-namespace.yaml")}) {
+		nss = append(nss, o.name)
+	}
+	assert.ElementsMatch(t, []string{"ha3", "home-assistant", "home-assistant-radio"}, nss)
 
 	// Rendering again with the claims of the second render changes nothing.
 	kept2, err := manifests.ParseClaims(fileNamed(t, second, manifests.VolumesFile).Content)

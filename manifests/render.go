@@ -24,6 +24,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -354,6 +355,9 @@ type view struct {
 	HAServiceType string
 	RetainClass   string
 	Claims        []pvcView
+	// KeptNS are namespaces that hold kept claims but are neither the
+	// namespace nor the radio's: still rendered, so nothing prunes them.
+	KeptNS []string
 	NetPols       map[string]string
 }
 
@@ -487,6 +491,11 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 		return nil, err
 	}
 	v.Claims = claims
+	for _, c := range claims {
+		if c.Namespace != cfg.Namespace && c.Namespace != v.RadioNS && !slices.Contains(v.KeptNS, c.Namespace) {
+			v.KeptNS = append(v.KeptNS, c.Namespace)
+		}
+	}
 	for name, img := range Versions {
 		ref, err := img.Ref(cfg.Arch)
 		if err != nil {
