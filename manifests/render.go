@@ -357,8 +357,8 @@ type view struct {
 	Claims        []pvcView
 	// KeptNS are namespaces that hold kept claims but are neither the
 	// namespace nor the radio's: still rendered, so nothing prunes them.
-	KeptNS []string
-	NetPols       map[string]string
+	KeptNS  []string
+	NetPols map[string]string
 }
 
 //go:embed seed.sh
