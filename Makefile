@@ -9,8 +9,9 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 ARCHES    := amd64 arm64 armv7
 
 export CGO_ENABLED := 0
+export HAKUBE_NPM_PREFIX ?= $(HOME)/.cache/hakube/npm
 
-.PHONY: all build dist test unit e2e testenv verify fmt vet clean
+.PHONY: all build dist test unit e2e testenv provision bench verify fmt vet clean
 
 all: build
 
@@ -35,16 +36,25 @@ dist: build
 	cd dist && sha256sum hakube-linux-* install.sh > sha256sums.txt
 
 # Everything: unit tests, the real binaries under qemu, install.sh, and the
-# integration tests against a real control plane (scripts/testenv).
-test: dist testenv
-	$(GO) test -count=1 -timeout 40m ./...
+# integration tests against a real control plane (scripts/testenv). It first
+# installs whatever the tests need that is missing (scripts/provision).
+test: provision dist testenv
+	$(GO) test -count=1 -timeout 60m ./...
+
+# Debian and npm packages and Go modules the tests need; only what is missing.
+provision:
+	scripts/provision
+
+# Benchmarks (render, plan, no-op install); medians come from -count.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./manifests ./installer
 
 # Unit tests only (no control plane, no emulators).
 unit:
 	$(GO) test -short ./...
 
 e2e: testenv
-	$(GO) test -count=1 -timeout 40m -run 'E2E|Integration' ./installer/... ./scripts/...
+	$(GO) test -count=1 -timeout 40m -run 'E2E|Integration' ./installer/... ./cmd/... ./scripts/...
 
 # The test control plane (kube-apiserver, etcd, kwok, k3s deploy stand-in),
 # built once and cached under ~/.cache/hakube/testenv.

@@ -23,8 +23,8 @@ const (
 	ProfileExternalDB Profile = "external-db"
 )
 
-// Profiles lists every profile, default first.
-var Profiles = []Profile{ProfileEdge, ProfileBasic, ProfileProduction, ProfileExternalDB}
+// profiles lists every profile, default first.
+var profiles = []Profile{ProfileEdge, ProfileBasic, ProfileProduction, ProfileExternalDB}
 
 // Component is an optional sidecar next to Home Assistant.
 type Component string
@@ -37,8 +37,8 @@ const (
 	Zigbee2MQTT Component = "zigbee2mqtt"
 )
 
-// Components lists every optional component in rendering order.
-var Components = []Component{MQTT, NodeRED, ESPHome, Zigbee2MQTT}
+// components lists every optional component in rendering order.
+var components = []Component{MQTT, NodeRED, ESPHome, Zigbee2MQTT}
 
 // Database is where Home Assistant's recorder keeps history.
 type Database string
@@ -125,6 +125,9 @@ type Config struct {
 	Monitoring          Monitoring   `json:"monitoring"`
 	ResourceSize        ResourceSize `json:"resource-size"`
 	Arch                Arch         `json:"arch"`
+	// InstallK3s installs k3s first when it is missing (not a setting of
+	// the stack: it changes nothing that is rendered).
+	InstallK3s bool `json:"install-k3s"`
 }
 
 // RetainStorageClass is hakube's own StorageClass, rendered with the
@@ -191,3 +194,9 @@ func Defaults(p Profile) Config {
 	}
 	return c
 }
+
+// Profiles lists every profile, default first.
+func Profiles() []Profile { return slices.Clone(profiles) }
+
+// Components lists every optional component in rendering order.
+func Components() []Component { return slices.Clone(components) }

@@ -1,12 +1,14 @@
 package config_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -121,7 +123,88 @@ func TestPrecedence(t *testing.T) {
 	assert.Equal(t, 30003, res.Config.NodePort, "flags beat environment")
 	assert.Equal(t, "Europe/Rome", res.Config.Timezone, "environment beats the file")
 	assert.Equal(t, "from-file", res.Config.Namespace, "the file beats defaults")
-	assert.Equal(t, "flag --node-port", res.Set["node-port"].Source().String())
+	_, src, ok := res.Set.Value("node-port")
+	require.True(t, ok)
+	assert.Equal(t, "flag --node-port", src.String())
+}
+
+func TestAnswersAreALayerBetweenFileAndEnvironment(t *testing.T) {
+	var answers config.Settings
+	require.NoError(t, answers.Set("node-port", "30010", config.WizardSource("Reaching it")))
+	require.NoError(t, answers.Set("components", []string{"mqtt"}, config.WizardSource("Components")))
+	require.NoError(t, answers.Set("host-network", true, config.WizardSource("Reaching it")))
+	require.NoError(t, answers.Set("timezone", "Europe/Oslo", config.WizardSource("Reaching it")))
+	res, err := config.Load(config.Sources{
+		File: "site.yaml", FileData: []byte("node-port: 30001\nnamespace: from-file\ntimezone: Europe/Paris\n"),
+		Answers: answers,
+		Environ: []string{"HAKUBE_TIMEZONE=Europe/Rome"},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 30010, res.Config.NodePort, "answers beat the file")
+	assert.Equal(t, "from-file", res.Config.Namespace, "the file still counts")
+	assert.Equal(t, "Europe/Rome", res.Config.Timezone, "environment beats answers")
+	assert.Equal(t, []config.Component{config.MQTT}, res.Config.Components)
+	assert.True(t, res.Config.HostNetwork)
+	_, src, _ := res.Set.Value("node-port")
+	assert.Equal(t, "wizard (Reaching it)", src.String())
+}
+
+func TestAnswersAreValidatedLikeEveryLayer(t *testing.T) {
+	var answers config.Settings
+	err := answers.Set("node-prot", "30010", config.WizardSource("Reaching it"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `wizard (Reaching it): node-prot: unknown key; did you mean "node-port"?`)
+	err = answers.Set("node-port", true, config.WizardSource("Reaching it"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "node-port: must be a whole number")
+	assert.False(t, answers.IsSet("node-port"), "a refused value is not kept")
+
+	require.NoError(t, answers.Set("node-port", 99, config.WizardSource("Reaching it")))
+	_, err = config.Load(config.Sources{Answers: answers})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "wizard (Reaching it): node-port: 99 is outside the NodePort range")
+	answers.Unset("node-port")
+	_, err = config.Load(config.Sources{Answers: answers})
+	require.NoError(t, err)
+}
+
+func TestUnknownKeyDoesNotHideOtherProblems(t *testing.T) {
+	data := []byte("node-port: 99\nprofil: edge\nhost-network: maybe\ntimezone: Nowhere/Land\n")
+	_, err := config.Load(config.Sources{File: "f.yaml", FileData: data})
+	var cerr *config.Error
+	require.True(t, errors.As(err, &cerr))
+	var lines []int
+	for _, p := range cerr.Problems {
+		lines = append(lines, p.Source.Line)
+	}
+	assert.Equal(t, []int{1, 2, 3, 4}, lines, "every problem, in line order: %v", err)
+	assert.Contains(t, err.Error(), "f.yaml:1: node-port: 99 is outside the NodePort range")
+	assert.Contains(t, err.Error(), "f.yaml:2: profil: unknown key")
+}
+
+func TestFlagsFileMustBeASmallRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := config.Load(config.Sources{File: "/dev/zero"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "/dev/zero is not a regular file")
+
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	_, err = config.Load(config.Sources{File: fifo}) // would block forever if opened and read
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is not a regular file")
+
+	big := filepath.Join(dir, "big.yaml")
+	require.NoError(t, os.WriteFile(big, bytes.Repeat([]byte("# padding\n"), config.MaxFlagsFileBytes/5), 0o600))
+	_, err = config.Load(config.Sources{File: big})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "more than the")
+
+	url := filepath.Join(dir, "url")
+	require.NoError(t, syscall.Mkfifo(url, 0o600))
+	_, err = config.ReadDatabaseURL(url)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a regular file")
 }
 
 func TestProfileFromEnvironmentSetsDefaults(t *testing.T) {
@@ -158,6 +241,20 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	require.True(t, errors.As(err, &cerr))
 	assert.Len(t, cerr.Problems, 4)
 	assert.Contains(t, err.Error(), "invalid configuration (4 problems)")
+}
+
+func TestEveryProfileSavesAndReloads(t *testing.T) {
+	for _, p := range config.Profiles() {
+		res, err := config.Load(config.Sources{Environ: []string{"HAKUBE_PROFILE=" + string(p)}, Adjust: nil})
+		if p == config.ProfileExternalDB {
+			require.Error(t, err, "external-db needs database-url-file")
+			continue
+		}
+		require.NoError(t, err, p)
+		back, err := config.Unmarshal("saved.yaml", res.Config.Marshal())
+		require.NoError(t, err, "the saved configuration of profile %s reloads", p)
+		assert.Equal(t, res.Config, back)
+	}
 }
 
 func TestMarshalRoundTrip(t *testing.T) {

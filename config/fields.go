@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -38,6 +39,8 @@ type field struct {
 	allowed []string
 	get     func(c *Config) any
 	set     func(c *Config, v any)
+	// volume marks the size of a persistent volume claim.
+	volume bool
 }
 
 func (f *field) envName() string {
@@ -70,6 +73,13 @@ func intField(key, usage string, p func(c *Config) *int) *field {
 		set: func(c *Config, v any) { *p(c) = v.(int) }}
 }
 
+// sizeField is the size of one volume.
+func sizeField(key, usage string, p func(c *Config) *string) *field {
+	f := stringField(key, usage, nil, p)
+	f.volume = true
+	return f
+}
+
 func boolField(key, usage string, p func(c *Config) *bool) *field {
 	return &field{key: key, kind: kindBool, usage: usage,
 		get: func(c *Config) any { return *p(c) },
@@ -78,11 +88,11 @@ func boolField(key, usage string, p func(c *Config) *bool) *field {
 
 // fields is every setting, in the order help and saved files list them.
 var fields = []*field{
-	typedField("profile", "deployment profile: its defaults apply first", Profiles,
+	typedField("profile", "deployment profile: its defaults apply first", profiles,
 		func(c *Config) *Profile { return &c.Profile }),
 	stringField("namespace", "namespace for every object", nil,
 		func(c *Config) *string { return &c.Namespace }),
-	{key: "components", kind: kindList, allowed: strs(Components),
+	{key: "components", kind: kindList, allowed: strs(components),
 		usage: "sidecars next to Home Assistant (Home Assistant is always installed)",
 		get:   func(c *Config) any { return strs(c.Components) },
 		set: func(c *Config, v any) {
@@ -107,27 +117,27 @@ var fields = []*field{
 		func(c *Config) *string { return &c.ClusterIssuer }),
 	stringField("storage-class", "StorageClass for every volume ("+RetainStorageClass+": local-path that keeps data when a claim goes)", nil,
 		func(c *Config) *string { return &c.StorageClass }),
-	stringField("config-size", "size of the /config volume", nil,
+	sizeField("config-size", "size of the /config volume",
 		func(c *Config) *string { return &c.Volumes.Config }),
-	stringField("media-size", "size of the /media volume", nil,
+	sizeField("media-size", "size of the /media volume",
 		func(c *Config) *string { return &c.Volumes.Media }),
-	stringField("share-size", "size of the /share volume", nil,
+	sizeField("share-size", "size of the /share volume",
 		func(c *Config) *string { return &c.Volumes.Share }),
-	stringField("backups-size", "size of the /backups volume", nil,
+	sizeField("backups-size", "size of the /backups volume",
 		func(c *Config) *string { return &c.Volumes.Backups }),
-	stringField("mqtt-data-size", "size of Mosquitto's data volume", nil,
+	sizeField("mqtt-data-size", "size of Mosquitto's data volume",
 		func(c *Config) *string { return &c.Volumes.MQTTData }),
-	stringField("nodered-data-size", "size of Node-RED's data volume", nil,
+	sizeField("nodered-data-size", "size of Node-RED's data volume",
 		func(c *Config) *string { return &c.Volumes.NodeRED }),
-	stringField("esphome-data-size", "size of ESPHome's volume (firmware builds need room)", nil,
+	sizeField("esphome-data-size", "size of ESPHome's volume (firmware builds need room)",
 		func(c *Config) *string { return &c.Volumes.ESPHome }),
-	stringField("zigbee2mqtt-data-size", "size of Zigbee2MQTT's data volume", nil,
+	sizeField("zigbee2mqtt-data-size", "size of Zigbee2MQTT's data volume",
 		func(c *Config) *string { return &c.Volumes.Zigbee2MQTT }),
-	stringField("postgresql-data-size", "size of PostgreSQL's data volume", nil,
+	sizeField("postgresql-data-size", "size of PostgreSQL's data volume",
 		func(c *Config) *string { return &c.Volumes.PostgreSQL }),
 	stringField("zigbee-device", "Zigbee coordinator: /dev/serial/by-id/… path, or tcp://host:port", nil,
 		func(c *Config) *string { return &c.ZigbeeDevice }),
-	stringField("zigbee-adapter", "Zigbee2MQTT adapter type of the coordinator", ZigbeeAdapters,
+	stringField("zigbee-adapter", "Zigbee2MQTT adapter type of the coordinator", zigbeeAdapters,
 		func(c *Config) *string { return &c.ZigbeeAdapter }),
 	intField("zigbee-baudrate", "serial speed of the coordinator (0: the adapter's default)",
 		func(c *Config) *int { return &c.ZigbeeBaudrate }),
@@ -153,12 +163,14 @@ var fields = []*field{
 		set:   func(c *Config, v any) { c.Monitoring = Monitoring(v.(string)) }},
 	typedField("resource-size", "requests and limits for the board", []ResourceSize{SizeSmall, SizeMedium, SizeLarge},
 		func(c *Config) *ResourceSize { return &c.ResourceSize }),
+	boolField("install-k3s", "install k3s (the pinned release, over https) when it is missing",
+		func(c *Config) *bool { return &c.InstallK3s }),
 	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
 		func(c *Config) *Arch { return &c.Arch }),
 }
 
-// ZigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).
-var ZigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "ezsp"}
+// zigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).
+var zigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "ezsp"}
 
 func fieldByKey(key string) *field {
 	for _, f := range fields {
@@ -184,3 +196,6 @@ func (f *field) describe() string {
 	}
 	return f.usage
 }
+
+// ZigbeeAdapters lists the Zigbee2MQTT 2.x adapter types.
+func ZigbeeAdapters() []string { return slices.Clone(zigbeeAdapters) }

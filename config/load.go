@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -20,10 +21,36 @@ type Source struct {
 	Line int    // line in File
 	Env  string // HAKUBE_* variable name, when from the environment
 	Flag string // flag name, when from the command line
+	// Layer names any other layer, e.g. "wizard" for the terminal UI's
+	// answers; Step, when set, says where in that layer ("Radio").
+	Layer string
+	Step  string
+}
+
+// WizardSource is the origin of an answer given in the terminal UI's step.
+func WizardSource(step string) Source { return Source{Layer: "wizard", Step: step} }
+
+// rank orders sources as the layers apply: file, answers, env, flags.
+func (s Source) rank() int {
+	switch {
+	case s.File != "":
+		return 1
+	case s.Layer != "":
+		return 2
+	case s.Env != "":
+		return 3
+	case s.Flag != "":
+		return 4
+	}
+	return 5
 }
 
 func (s Source) String() string {
 	switch {
+	case s.Layer != "" && s.Step != "":
+		return s.Layer + " (" + s.Step + ")"
+	case s.Layer != "":
+		return s.Layer
 	case s.File != "" && s.Line > 0:
 		return fmt.Sprintf("%s:%d", s.File, s.Line)
 	case s.File != "":
@@ -78,11 +105,111 @@ type setting struct {
 	src   Source
 }
 
-// Settings are explicit values by key, from one or more layers.
-type Settings map[string]setting
+// Settings are explicit values by key, each with its origin: one layer of
+// configuration (a flags file, the wizard's answers, the environment, the
+// flags), or several merged. The zero value is empty and ready to use.
+type Settings struct{ m map[string]setting }
 
 // IsSet reports whether key was given explicitly by the user.
-func (s Settings) IsSet(key string) bool { _, ok := s[key]; return ok }
+func (s *Settings) IsSet(key string) bool { _, ok := s.get(key); return ok }
+
+func (s *Settings) get(key string) (setting, bool) {
+	if s == nil || s.m == nil {
+		return setting{}, false
+	}
+	v, ok := s.m[key]
+	return v, ok
+}
+
+func (s *Settings) put(key string, v setting) {
+	if s.m == nil {
+		s.m = map[string]setting{}
+	}
+	s.m[key] = v
+}
+
+// Keys lists the keys set, in the documented order.
+func (s *Settings) Keys() []string {
+	var out []string
+	for _, f := range fields {
+		if s.IsSet(f.key) {
+			out = append(out, f.key)
+		}
+	}
+	return out
+}
+
+// Value returns the value set for key (string, int, bool or []string) and
+// where it came from.
+func (s *Settings) Value(key string) (any, Source, bool) {
+	v, ok := s.get(key)
+	if !ok {
+		return nil, Source{}, false
+	}
+	if l, isList := v.value.([]string); isList {
+		return slices.Clone(l), v.src, true
+	}
+	return v.value, v.src, true
+}
+
+// Set records value for key from src, converted and checked as the
+// environment's and the flags' values are: a string is parsed by the key's
+// kind ("30200" for an int key, "mqtt,nodered" for a list); an int, a bool
+// or a []string is taken as it is when it fits the key. A wrong key or type
+// is an *Error naming src and key. Values are validated with the rest of
+// the configuration when it is loaded.
+func (s *Settings) Set(key string, value any, src Source) error {
+	f := fieldByKey(key)
+	if f == nil {
+		return &Error{Problems: []Problem{{Source: src, Key: key, Msg: unknownKeyMsg(key)}}}
+	}
+	var v any
+	var err error
+	switch x := value.(type) {
+	case string:
+		v, err = fromString(f, x)
+	case int:
+		if f.kind != kindInt {
+			err = fmt.Errorf("must be %s, got the number %d", f.kind, x)
+		}
+		v = x
+	case bool:
+		switch f.kind {
+		case kindBool:
+			v = x
+		case kindAutoBool:
+			v = strconv.FormatBool(x)
+		default:
+			err = fmt.Errorf("must be %s, got %t", f.kind, x)
+		}
+	case []string:
+		if f.kind != kindList {
+			err = fmt.Errorf("must be %s, got a list", f.kind)
+		}
+		v = slices.Clone(x)
+	default:
+		err = fmt.Errorf("must be %s", f.kind)
+	}
+	if err != nil {
+		return &Error{Problems: []Problem{{Source: src, Key: key, Msg: err.Error()}}}
+	}
+	s.put(key, setting{value: v, src: src})
+	return nil
+}
+
+// Unset removes key from this layer.
+func (s *Settings) Unset(key string) {
+	if s != nil && s.m != nil {
+		delete(s.m, key)
+	}
+}
+
+// merge copies every setting of src over s.
+func (s *Settings) merge(src Settings) {
+	for k, v := range src.m {
+		s.put(k, v)
+	}
+}
 
 // Adjuster changes defaults (for example from the detected hardware) before
 // the user's settings apply. isSet tells which keys the user chose; an
@@ -99,6 +226,9 @@ type Sources struct {
 	// when nil).
 	File     string
 	FileData []byte
+	// Answers is a layer between the flags file and the environment: the
+	// wizard's answers, each with a WizardSource.
+	Answers Settings
 	// Environ is the process environment (os.Environ()); only HAKUBE_*
 	// variables are read.
 	Environ []string
@@ -124,57 +254,132 @@ var reservedEnv = []string{
 	"HAKUBE_STATE_DIR", "HAKUBE_K3S_INSTALL_URL", "HAKUBE_NPM_PREFIX",
 }
 
-// Load merges defaults < flags file < HAKUBE_* environment < flags and
-// validates the result. A returned *Error lists every problem at once.
+// Load merges defaults < flags file < answers < HAKUBE_* environment <
+// flags and validates the result. A returned *Error lists every problem at
+// once, in the order of the layers and, within a file, of its lines.
 func Load(src Sources) (Result, error) {
 	var problems []Problem
-	merged := Settings{}
+	var merged Settings
 	if src.File != "" {
 		data := src.FileData
 		if data == nil {
 			var err error
-			data, err = os.ReadFile(src.File)
+			data, err = ReadFlagsFile(src.File)
 			if err != nil {
-				return Result{}, fmt.Errorf("read flags file: %w (check the path given to --config)", err)
+				return Result{}, err
 			}
 		}
 		s, p := ParseFile(src.File, data)
 		problems = append(problems, p...)
-		maps(merged, s)
+		merged.merge(s)
 	}
+	merged.merge(src.Answers)
 	s, p := ParseEnv(src.Environ)
 	problems = append(problems, p...)
-	maps(merged, s)
+	merged.merge(s)
 	if src.Flags != nil {
 		s, p := ParseFlags(src.Flags)
 		problems = append(problems, p...)
-		maps(merged, s)
+		merged.merge(s)
 	}
-	if len(problems) > 0 {
-		return Result{}, &Error{Problems: problems}
+	res, err := Resolve(src.Base, merged, src.Adjust)
+	if len(problems) == 0 {
+		return res, err
 	}
-	return Resolve(src.Base, merged, src.Adjust)
+	// Report what could not be read together with what is wrong with the
+	// rest, but not the knock-on problems of a key that was dropped.
+	var cerr *Error
+	if errors.As(err, &cerr) {
+		bad := map[string]bool{}
+		for _, p := range problems {
+			bad[p.Key] = true
+		}
+		for _, p := range cerr.Problems {
+			if !bad[p.Key] {
+				problems = append(problems, p)
+			}
+		}
+	}
+	return Result{}, newError(problems)
 }
 
-func maps(dst, src Settings) {
-	for k, v := range src {
-		dst[k] = v
+// newError sorts problems by layer and line; the order is stable otherwise.
+func newError(problems []Problem) *Error {
+	slices.SortStableFunc(problems, func(a, b Problem) int {
+		if r := a.Source.rank() - b.Source.rank(); r != 0 {
+			return r
+		}
+		if a.Source.File != b.Source.File {
+			return strings.Compare(a.Source.File, b.Source.File)
+		}
+		return a.Source.Line - b.Source.Line
+	})
+	return &Error{Problems: problems}
+}
+
+// MaxFlagsFileBytes caps a flags file: a real one is a few hundred bytes.
+const MaxFlagsFileBytes = 64 << 10
+
+// ReadFlagsFile reads a flags file: a regular file of at most
+// MaxFlagsFileBytes (never a device or a pipe, which could hang or exhaust
+// memory).
+func ReadFlagsFile(path string) ([]byte, error) {
+	data, err := ReadSmallFile(path, MaxFlagsFileBytes)
+	if err != nil {
+		return nil, &Error{Problems: []Problem{{Source: Source{File: path},
+			Msg: fmt.Sprintf("cannot read the flags file: %v (check the path given to --config)", err)}}}
 	}
+	return data, nil
+}
+
+// ReadSmallFile reads path when it is a regular file (after symlinks) of at
+// most limit bytes.
+func ReadSmallFile(path string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed", path, fi.Size(), limit)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is more than the %d bytes allowed", path, limit)
+	}
+	return data, nil
 }
 
 // Resolve builds a Config from base (or the chosen profile's defaults), the
 // adjuster and the explicit settings, then validates it.
 func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
+	return resolve(base, set, adjust, &set)
+}
+
+// resolve is Resolve with the settings whose origin validation may blame
+// for a combination (a saved effective configuration sets every key, so
+// none of them is a user's explicit choice).
+func resolve(base *Config, set Settings, adjust Adjuster, chosen *Settings) (Result, error) {
 	var c Config
 	if base != nil {
 		c = *base
 		c.Components = slices.Clone(base.Components)
-		if s, ok := set["profile"]; ok && Profile(s.value.(string)) != base.Profile {
+		if s, ok := set.get("profile"); ok && Profile(s.value.(string)) != base.Profile {
 			c = Defaults(Profile(s.value.(string)))
 		}
 	} else {
 		p := ProfileEdge
-		if s, ok := set["profile"]; ok {
+		if s, ok := set.get("profile"); ok {
 			p = Profile(s.value.(string))
 		}
 		c = Defaults(p)
@@ -187,7 +392,7 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 		}
 	}
 	for _, f := range fields {
-		if s, ok := set[f.key]; ok {
+		if s, ok := set.get(f.key); ok {
 			f.set(&c, s.value)
 		}
 	}
@@ -211,8 +416,8 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 	if c.IngressTLS && !set.IsSet("service-type") {
 		c.ServiceType = ClusterIP
 	}
-	if problems := validate(&c, set); len(problems) > 0 {
-		return Result{}, &Error{Problems: problems}
+	if problems := validate(&c, chosen); len(problems) > 0 {
+		return Result{}, newError(problems)
 	}
 	c.Components = sortComponents(c.Components)
 	return Result{Config: c, Set: set, Notes: notes}, nil
@@ -222,13 +427,13 @@ func Resolve(base *Config, set Settings, adjust Adjuster) (Result, error) {
 // unknown names (for Validate to report) at the end.
 func sortComponents(in []Component) []Component {
 	var out []Component
-	for _, k := range Components {
+	for _, k := range components {
 		if slices.Contains(in, k) {
 			out = append(out, k)
 		}
 	}
 	for _, c := range in {
-		if !slices.Contains(Components, c) {
+		if !slices.Contains(components, c) {
 			out = append(out, c)
 		}
 	}
@@ -238,7 +443,7 @@ func sortComponents(in []Component) []Component {
 // ParseFile decodes a flags file strictly: every key must be known and of the
 // right type. Values are not yet validated.
 func ParseFile(name string, data []byte) (Settings, []Problem) {
-	out := Settings{}
+	var out Settings
 	fileSrc := Source{File: name}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return out, nil
@@ -248,11 +453,11 @@ func ParseFile(name string, data []byte) (Settings, []Problem) {
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
 		return out, nil // only comments
 	} else if err != nil {
-		return nil, []Problem{yamlProblem(fileSrc, err)}
+		return Settings{}, []Problem{yamlProblem(fileSrc, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, []Problem{{Source: Source{File: name, Line: extra.Line}, Msg: "more than one YAML document: a flags file holds one mapping of keys to values"}}
+		return Settings{}, []Problem{{Source: Source{File: name, Line: extra.Line}, Msg: "more than one YAML document: a flags file holds one mapping of keys to values"}}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return out, nil
@@ -262,7 +467,7 @@ func ParseFile(name string, data []byte) (Settings, []Problem) {
 		return out, nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, []Problem{{Source: Source{File: name, Line: root.Line},
+		return Settings{}, []Problem{{Source: Source{File: name, Line: root.Line},
 			Msg: "a flags file is a YAML mapping of keys to values, like \"profile: edge\""}}
 	}
 	var problems []Problem
@@ -275,7 +480,7 @@ func ParseFile(name string, data []byte) (Settings, []Problem) {
 			problems = append(problems, Problem{Source: src, Key: key, Msg: unknownKeyMsg(key)})
 			continue
 		}
-		if prev, dup := out[key]; dup {
+		if prev, dup := out.get(key); dup {
 			problems = append(problems, Problem{Source: src, Key: key,
 				Msg: fmt.Sprintf("given twice (first at line %d): keep one", prev.src.Line)})
 			continue
@@ -285,7 +490,7 @@ func ParseFile(name string, data []byte) (Settings, []Problem) {
 			problems = append(problems, Problem{Source: src, Key: key, Msg: err.Error()})
 			continue
 		}
-		out[key] = setting{value: val, src: src}
+		out.put(key, setting{value: val, src: src})
 	}
 	return out, problems
 }
@@ -452,7 +657,7 @@ func fromString(f *field, s string) (any, error) {
 // ParseEnv reads HAKUBE_<KEY> variables (key upper-cased, '-' as '_').
 // An unknown HAKUBE_ variable is a problem: it is most likely a typo.
 func ParseEnv(environ []string) (Settings, []Problem) {
-	out := Settings{}
+	var out Settings
 	var problems []Problem
 	byEnv := map[string]*field{}
 	for _, f := range fields {
@@ -482,7 +687,7 @@ func ParseEnv(environ []string) (Settings, []Problem) {
 			problems = append(problems, Problem{Source: src, Key: f.key, Msg: err.Error()})
 			continue
 		}
-		out[f.key] = setting{value: v, src: src}
+		out.put(f.key, setting{value: v, src: src})
 	}
 	return out, problems
 }
@@ -507,7 +712,7 @@ func AddFlags(fs *pflag.FlagSet) {
 
 // ParseFlags reads the configuration flags the user changed on fs.
 func ParseFlags(fs *pflag.FlagSet) (Settings, []Problem) {
-	out := Settings{}
+	var out Settings
 	var problems []Problem
 	fs.Visit(func(fl *pflag.Flag) {
 		f := fieldByKey(fl.Name)
@@ -526,7 +731,7 @@ func ParseFlags(fs *pflag.FlagSet) (Settings, []Problem) {
 			problems = append(problems, Problem{Source: src, Key: f.key, Msg: err.Error()})
 			return
 		}
-		out[f.key] = setting{value: v, src: src}
+		out.put(f.key, setting{value: v, src: src})
 	})
 	return out, problems
 }

@@ -41,12 +41,7 @@ func Unmarshal(name string, data []byte) (Config, error) {
 	if len(problems) > 0 {
 		return Config{}, &Error{Problems: problems}
 	}
-	// Marshal writes every key: a ClusterIP Service's node-port is there
-	// only because every key is, not because a user chose it.
-	if st, ok := set["service-type"]; ok && st.value == string(ClusterIP) {
-		delete(set, "node-port")
-	}
-	res, err := Resolve(nil, set, nil)
+	res, err := resolve(nil, set, nil, &Settings{})
 	if err != nil {
 		return Config{}, err
 	}
@@ -57,13 +52,16 @@ func Unmarshal(name string, data []byte) (Config, error) {
 // The URL is a secret: it is never echoed in errors.
 func ReadDatabaseURL(path string) (string, error) {
 	fi, err := os.Stat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", path)
+	}
 	if err != nil {
 		return "", fmt.Errorf("database-url-file: %w: create it with the recorder URL (postgresql://user:password@host:5432/db or mysql://user:password@host/db?charset=utf8mb4), mode 0600", err)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("database-url-file: %s is readable by other users (mode %04o): run 'chmod 600 %s'", path, fi.Mode().Perm(), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := ReadSmallFile(path, 4<<10)
 	if err != nil {
 		return "", fmt.Errorf("database-url-file: %w", err)
 	}

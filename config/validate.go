@@ -17,21 +17,21 @@ import (
 
 // Validate reports every problem of c at once, or nil.
 func (c *Config) Validate() error {
-	if p := validate(c, nil); len(p) > 0 {
+	if p := validate(c, &Settings{}); len(p) > 0 {
 		return &Error{Problems: p}
 	}
 	return nil
 }
 
 // validate checks c; set (may be nil) names where each key came from.
-func validate(c *Config, set Settings) []Problem {
+func validate(c *Config, set *Settings) []Problem {
 	var out []Problem
 	// add reports a problem with key; when the user did not set key itself,
 	// the first related key they did set gives the file and line.
 	addRel := func(key string, related []string, format string, args ...any) {
 		src := Source{}
 		for _, k := range append([]string{key}, related...) {
-			if s, ok := set[k]; ok {
+			if s, ok := set.get(k); ok {
 				src = s.src
 				break
 			}
@@ -39,7 +39,7 @@ func validate(c *Config, set Settings) []Problem {
 		out = append(out, Problem{Source: src, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	add := func(key, format string, args ...any) { addRel(key, nil, format, args...) }
-	isSet := func(key string) bool { return set != nil && set.IsSet(key) }
+	isSet := func(key string) bool { return set.IsSet(key) }
 	oneOf := func(key, v string) {
 		f := fieldByKey(key)
 		if !slices.Contains(f.allowed, v) {
@@ -56,9 +56,9 @@ func validate(c *Config, set Settings) []Problem {
 
 	seen := map[Component]bool{}
 	for _, comp := range c.Components {
-		if !slices.Contains(Components, comp) {
+		if !slices.Contains(components, comp) {
 			add("components", "%q is not a component: use any of %s (Home Assistant is always installed)",
-				comp, strings.Join(strs(Components), ", "))
+				comp, strings.Join(strs(components), ", "))
 			continue
 		}
 		if seen[comp] {
@@ -107,20 +107,18 @@ func validate(c *Config, set Settings) []Problem {
 	if errs := validation.IsDNS1123Subdomain(c.StorageClass); len(errs) > 0 {
 		add("storage-class", "%q is not a valid StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))
 	}
-	for _, v := range []struct{ key, val string }{
-		{"config-size", c.Volumes.Config}, {"media-size", c.Volumes.Media},
-		{"share-size", c.Volumes.Share}, {"backups-size", c.Volumes.Backups},
-		{"mqtt-data-size", c.Volumes.MQTTData}, {"nodered-data-size", c.Volumes.NodeRED},
-		{"esphome-data-size", c.Volumes.ESPHome}, {"zigbee2mqtt-data-size", c.Volumes.Zigbee2MQTT},
-		{"postgresql-data-size", c.Volumes.PostgreSQL},
-	} {
-		q, err := resource.ParseQuantity(v.val)
+	for _, f := range fields {
+		if !f.volume {
+			continue
+		}
+		val := f.get(c).(string)
+		q, err := resource.ParseQuantity(val)
 		if err != nil {
-			add(v.key, "%q is not a size: write it like 10Gi or 500Mi", v.val)
+			add(f.key, "%q is not a size: write it like 10Gi or 500Mi", val)
 			continue
 		}
 		if q.Cmp(resource.MustParse("64Mi")) < 0 {
-			add(v.key, "%s is too small: give at least 64Mi", v.val)
+			add(f.key, "%s is too small: give at least 64Mi", val)
 		}
 	}
 
@@ -135,6 +133,8 @@ func validate(c *Config, set Settings) []Problem {
 	if c.ZigbeeDevice != "" {
 		if msg := checkZigbeeDevice(c.ZigbeeDevice); msg != "" {
 			add("zigbee-device", "%s", msg)
+		} else if strings.HasPrefix(c.ZigbeeDevice, "mdns://") && !c.HostNetwork {
+			addRel("zigbee-device", []string{"host-network"}, "%s is found by mDNS, which reaches a pod only on the host network: set host-network: true, or give the coordinator as tcp://host:6638", c.ZigbeeDevice)
 		}
 	}
 	if c.ZigbeeAdapter != "" {
@@ -144,7 +144,7 @@ func validate(c *Config, set Settings) []Problem {
 		oneOf("zigbee-adapter", c.ZigbeeAdapter)
 	} else if hasZ2M && c.ZigbeeDevice != "" {
 		addRel("zigbee-adapter", []string{"zigbee-device"}, "Zigbee2MQTT 2.x needs the adapter type (auto was removed): one of %s (run 'hakube detect' to find it)",
-			strings.Join(ZigbeeAdapters, ", "))
+			strings.Join(zigbeeAdapters, ", "))
 	}
 	if c.ZigbeeBaudrate != 0 && !slices.Contains([]int{9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600}, c.ZigbeeBaudrate) {
 		add("zigbee-baudrate", "%d is not a serial speed: use 38400, 57600, 115200, 230400 or 460800, or 0 for the adapter's default", c.ZigbeeBaudrate)

@@ -174,13 +174,28 @@ type Radio struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
+// CheckID names a host readiness check; callers branch on these.
+type CheckID string
+
+// The readiness checks.
+const (
+	CheckK3s          CheckID = "k3s"
+	CheckK3sAPI       CheckID = "k3s-api"
+	CheckRoot         CheckID = "root"
+	CheckDisk         CheckID = "disk"
+	CheckArch         CheckID = "arch"
+	CheckMemory       CheckID = "memory"
+	CheckMemoryCgroup CheckID = "memory-cgroup"
+	CheckNodePort     CheckID = "node-port"
+)
+
 // Check is one host readiness check.
 type Check struct {
-	ID     string `json:"id"`
-	Title  string `json:"title"`
-	Status Status `json:"status"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix,omitempty"`
+	ID     CheckID `json:"id"`
+	Title  string  `json:"title"`
+	Status Status  `json:"status"`
+	Detail string  `json:"detail"`
+	Fix    string  `json:"fix,omitempty"`
 }
 
 // ZigbeeCoordinators returns the radios that are Zigbee coordinators.
@@ -206,7 +221,7 @@ func (r *Report) Problems() []Check {
 }
 
 // Check returns the check with id, if any.
-func (r *Report) Check(id string) (Check, bool) {
+func (r *Report) Check(id CheckID) (Check, bool) {
 	for _, c := range r.Checks {
 		if c.ID == id {
 			return c, true

@@ -173,13 +173,13 @@ func TestFixtures(t *testing.T) {
 				checkRadio(t, r.Radios[i], w)
 			}
 			for id, st := range want.checks {
-				c, ok := r.Check(id)
+				c, ok := r.Check(CheckID(id))
 				if !ok || c.Status != st {
 					t.Errorf("check %s = %s (%s), want %s", id, c.Status, c.Detail, st)
 				}
 			}
 			for id, fix := range want.fixes {
-				if c, _ := r.Check(id); !strings.Contains(c.Fix, fix) {
+				if c, _ := r.Check(CheckID(id)); !strings.Contains(c.Fix, fix) {
 					t.Errorf("check %s fix = %q, want it to contain %q", id, c.Fix, fix)
 				}
 			}
@@ -277,7 +277,7 @@ func TestLiveProbes(t *testing.T) {
 		t.Errorf("live %v, api %s; want live and running", r.Live, r.K3s.API)
 	}
 	for id, st := range map[string]Status{"k3s-api": StatusOK, "root": StatusWarning, "disk": StatusWarning} {
-		if c, _ := r.Check(id); c.Status != st {
+		if c, _ := r.Check(CheckID(id)); c.Status != st {
 			t.Errorf("check %s = %s (%s), want %s", id, c.Status, c.Detail, st)
 		}
 	}

@@ -45,8 +45,8 @@ func match(dev device) verdict {
 	}
 	var hits []hit
 	var idRows []string
-	for i := range Table {
-		row := &Table[i]
+	for i := range table {
+		row := &table[i]
 		idHit := slices.Contains(row.IDs, id)
 		if !idHit && len(row.IDs) > 0 {
 			continue

@@ -12,7 +12,7 @@ var zigbeeAdapters = []string{"zstack", "ember", "deconz", "zigate", "zboss", "e
 func TestTableWellFormed(t *testing.T) {
 	idRE := regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{4}$`)
 	seen := map[string]bool{}
-	for _, row := range Table {
+	for _, row := range Table() {
 		if seen[row.Name] {
 			t.Errorf("%s: listed twice", row.Name)
 		}
@@ -46,7 +46,7 @@ func TestTableWellFormed(t *testing.T) {
 	// Ids that more than one product carries must be marked shared (the
 	// sides of one multi-interface stick are one product).
 	count := map[string]int{}
-	for _, row := range Table {
+	for _, row := range Table() {
 		if row.Interface != "" && row.Interface != "00" {
 			continue
 		}
@@ -59,13 +59,13 @@ func TestTableWellFormed(t *testing.T) {
 			t.Errorf("id %s is in %d rows but not in Shared", id, n)
 		}
 	}
-	t.Logf("%d matcher rows", len(Table))
+	t.Logf("%d matcher rows", len(Table()))
 }
 
 // Every row is reachable: a device with the row's own first id, strings and
 // by-id name matches that row, and no other.
 func TestEveryRowMatches(t *testing.T) {
-	for _, row := range Table {
+	for _, row := range Table() {
 		dev := device{vid: "1a86", pid: "55d4"}
 		if len(row.IDs) > 0 {
 			dev.vid, dev.pid, _ = strings.Cut(row.IDs[0], ":")

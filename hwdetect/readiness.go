@@ -123,7 +123,7 @@ func (d *detector) checks(r *Report) {
 	add(d.checkMemory(r))
 	add(d.checkCgroup(r))
 
-	k3s := Check{ID: "k3s", Title: "k3s"}
+	k3s := Check{ID: CheckK3s, Title: "k3s"}
 	if r.K3s.Binary != "" {
 		k3s.Status, k3s.Detail = StatusOK, "installed at "+r.K3s.Binary+", data dir "+r.K3s.DataDir
 	} else {
@@ -132,7 +132,7 @@ func (d *detector) checks(r *Report) {
 	}
 	add(k3s)
 
-	api := Check{ID: "k3s-api", Title: "k3s API"}
+	api := Check{ID: CheckK3sAPI, Title: "k3s API"}
 	switch {
 	case !d.live:
 		api.Status, api.Detail = StatusNotChecked, notLive
@@ -147,7 +147,7 @@ func (d *detector) checks(r *Report) {
 	add(api)
 	add(d.checkNodePort(r))
 
-	root := Check{ID: "root", Title: "running as root"}
+	root := Check{ID: CheckRoot, Title: "running as root"}
 	switch {
 	case !d.live || d.probes.UID == nil:
 		root.Status, root.Detail = StatusNotChecked, notLive
@@ -159,7 +159,7 @@ func (d *detector) checks(r *Report) {
 	}
 	add(root)
 
-	disk := Check{ID: "disk", Title: "free disk"}
+	disk := Check{ID: CheckDisk, Title: "free disk"}
 	switch {
 	case !r.Disk.Checked && !d.live:
 		disk.Status, disk.Detail = StatusNotChecked, notLive
@@ -182,7 +182,7 @@ func (d *detector) checks(r *Report) {
 }
 
 func (d *detector) checkArch(r *Report) Check {
-	c := Check{ID: "arch", Title: "CPU architecture"}
+	c := Check{ID: CheckArch, Title: "CPU architecture"}
 	switch r.Arch {
 	case "amd64", "arm64":
 		c.Status, c.Detail = StatusOK, r.Arch+" ("+r.ArchFrom+")"
@@ -203,7 +203,7 @@ func (d *detector) checkArch(r *Report) Check {
 }
 
 func (d *detector) checkMemory(r *Report) Check {
-	c := Check{ID: "memory", Title: "memory"}
+	c := Check{ID: CheckMemory, Title: "memory"}
 	m := r.Memory
 	switch {
 	case m.TotalBytes == 0:
@@ -221,7 +221,7 @@ func (d *detector) checkMemory(r *Report) Check {
 // which k3s needs and Raspberry Pi OS ships disabled. For an image (no
 // /proc), the boot command line is read instead.
 func (d *detector) checkCgroup(r *Report) Check {
-	c := Check{ID: "memory-cgroup", Title: "memory cgroup"}
+	c := Check{ID: CheckMemoryCgroup, Title: "memory cgroup"}
 	enabled, from, known := d.cgroupState()
 	switch {
 	case !known:
@@ -285,7 +285,7 @@ func (d *detector) cgroupFix(r *Report) string {
 // listening socket, so a Service already holding the port is left to the
 // installer, which asks k3s.
 func (d *detector) checkNodePort(r *Report) Check {
-	c := Check{ID: "node-port", Title: fmt.Sprintf("NodePort %d", d.nodePort)}
+	c := Check{ID: CheckNodePort, Title: fmt.Sprintf("NodePort %d", d.nodePort)}
 	seen := false
 	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		b, err := d.fs.readFile(f)

@@ -300,9 +300,9 @@ func lowestPorts(ports []*port) {
 }
 
 func rowNamed(name string) *Matcher {
-	for i := range Table {
-		if Table[i].Name == name {
-			return &Table[i]
+	for i := range table {
+		if table[i].Name == name {
+			return &table[i]
 		}
 	}
 	return nil

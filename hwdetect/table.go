@@ -1,5 +1,7 @@
 package hwdetect
 
+import "slices"
+
 // Matcher is one row of the radio table: a product and how to recognise it.
 //
 // A device is matched on its USB ids first (they narrow the rows down), then
@@ -47,10 +49,10 @@ var Shared = map[string]string{
 	"2fe3:0100": "Zephyr default USB id",
 }
 
-// Table is every known radio, one row per product line of the project's
+// table is every known radio, one row per product line of the project's
 // radios reference (the HUSBZB-1 has one row per side). Data, not code:
 // add a product by adding a row.
-var Table = []Matcher{
+var table = []Matcher{
 	// Zigbee coordinators.
 	{Name: "Sonoff ZBDongle-P (CC2652P)", Kind: KindZigbee, IDs: []string{"10c4:ea60"},
 		Manufacturer: []string{"itead"}, ByID: []string{"sonoff*plus"}, NotByID: []string{"plus_v2", "mg24", "mg21", "cc2674p10"},
@@ -124,3 +126,6 @@ var Table = []Matcher{
 	{Name: "Nabu Casa ZWA-2", Kind: KindZWave, IDs: []string{"303a:4001"},
 		Product: []string{"zwa-2"}},
 }
+
+// Table returns a copy of the matcher table: every known radio.
+func Table() []Matcher { return slices.Clone(table) }

@@ -8,6 +8,7 @@ package installer_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -91,7 +92,7 @@ func startEnv(t *testing.T, opts testcluster.Options, cfg *config.Config) *env {
 }
 
 func (e *env) installer(timeout time.Duration) *installer.Installer {
-	return &installer.Installer{DataDir: e.cl.DataDir, StateDir: e.stateDir, Clients: e.clients,
+	return &installer.Installer{DataDir: e.cl.DataDir, State: installer.StateDir{Path: e.stateDir}, Clients: e.clients,
 		Report: installer.LineReporter(e.events, true), Timeout: timeout}
 }
 
@@ -167,16 +168,17 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("no-op re-run took %s", time.Since(start))
 	assert.Empty(t, res.Files.Written, "re-run rewrote files")
-	assert.False(t, res.SecretsNew)
+	assert.Equal(t, installer.CredentialsKept, res.Credentials)
 	assert.Equal(t, before, ourVersions(t, e, cfg.Namespace), "re-run changed objects")
 
 	// Upgrade with a changed image: the pod rolls out.
-	old := manifests.Versions["mosquitto"]
-	newer := old
+	pinned := manifests.Versions()
+	newer := pinned["mosquitto"]
 	newer.Tag = "2.0.99-test"
-	manifests.Versions["mosquitto"] = newer
-	defer func() { manifests.Versions["mosquitto"] = old }()
-	res, err = e.installer(3*time.Minute).Install(ctx, cfg)
+	pinned["mosquitto"] = newer
+	upgraded := e.installer(3 * time.Minute)
+	upgraded.Images = pinned
+	res, err = upgraded.Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
 	assert.Contains(t, res.Files.Written, "hakube-30-home-assistant.yaml")
 	ss, err := e.kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
@@ -205,7 +207,7 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	assert.NoError(t, err, "other components are untouched")
 
 	// Secrets never appear in what we printed.
-	sec, err := installer.ReadSecrets(e.stateDir)
+	sec, err := installer.StateDir{Path: e.stateDir}.Secrets()
 	require.NoError(t, err)
 	resJSON, _ := json.Marshal(res)
 	for _, v := range []string{sec.MQTTHomeAssistant.Password, sec.NodeREDPassword, sec.ESPHomePassword, sec.NodeREDCredentialSecret} {
@@ -240,7 +242,7 @@ func TestE2EBrokenManifestShowsK3sMessage(t *testing.T) {
 
 func brokenManifestBody(t *testing.T, e *env, cfgp *config.Config, timeout time.Duration) {
 	cfg := *cfgp
-	sec, _, err := installer.LoadOrCreateSecrets(e.stateDir)
+	sec, err := installer.GenerateSecrets(rand.Reader)
 	require.NoError(t, err)
 	files, err := manifests.Render(&cfg, sec, manifests.Options{})
 	require.NoError(t, err)
@@ -268,7 +270,7 @@ func TestE2EAPIServerDownDuringWait(t *testing.T) {
 	var stopErr error
 	in.Report = func(ev installer.Event) {
 		// The files are written and the wait begins: take the API server away.
-		if ev.Phase == "apply" && ev.Level == installer.LevelWait {
+		if ev.Phase == installer.PhaseApply && ev.Level == installer.LevelWait {
 			once.Do(func() { stopErr = e.cl.StopAPIServer() })
 		}
 	}
@@ -298,7 +300,7 @@ func TestE2EServerSideDryRun(t *testing.T) {
 	require.NoError(t, err)
 	sec := installer.PlaceholderSecrets()
 	profiles := map[string]config.Config{}
-	for _, p := range config.Profiles {
+	for _, p := range config.Profiles() {
 		c := config.Defaults(p)
 		if p == config.ProfileExternalDB {
 			c.DatabaseURLFile = "/etc/hakube/database-url"

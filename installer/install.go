@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,17 +19,17 @@ var (
 	ErrPreflight = errors.New("the host is not ready")
 	ErrRejected  = errors.New("k3s rejected a manifest")
 	ErrTimeout   = errors.New("timed out")
+	// ErrBadInput marks a problem with a file or value the user gave
+	// (database-url-file, a hardware root).
+	ErrBadInput = errors.New("bad input")
 )
-
-// ConfigFile is the saved effective configuration in the state directory.
-const ConfigFile = "config.yaml"
 
 // Installer writes the stack into k3s and follows it until Ready.
 type Installer struct {
 	// DataDir is k3s's data directory.
 	DataDir string
-	// StateDir keeps the saved configuration and the secrets (root-only).
-	StateDir string
+	// State keeps the saved configuration and the secrets (root-only).
+	State StateDir
 	// Clients talk to the cluster; nil when the API is not reachable (k3s
 	// installed but not running): files are written and apply later.
 	Clients *Clients
@@ -40,94 +38,80 @@ type Installer struct {
 	// Timeout bounds the wait for Ready; NoWait skips it.
 	Timeout time.Duration
 	NoWait  bool
+	// Images replaces manifests' pinned image table (nil: the pinned one).
+	Images map[string]manifests.Image
 }
 
 // Result is what an install did.
 type Result struct {
-	Files         WriteResult `json:"files"`
-	SecretsNew    bool        `json:"secrets_generated"`
-	SecretsPath   string      `json:"secrets_path"`
-	ConfigPath    string      `json:"config_path"`
-	ManifestsDir  string      `json:"manifests_dir"`
-	Waited        bool        `json:"waited"`
-	Applied       bool        `json:"applied"`
-	URL           string      `json:"url,omitempty"`
-	Notes         []string    `json:"notes,omitempty"`
-	MQTTUsername  string      `json:"mqtt_username,omitempty"`
-	DurationMilli int64       `json:"duration_ms"`
+	Files         WriteResult      `json:"files"`
+	Credentials   CredentialStatus `json:"credentials"`
+	SecretsPath   string           `json:"secrets_path"`
+	ConfigPath    string           `json:"config_path"`
+	ManifestsDir  string           `json:"manifests_dir"`
+	Waited        bool             `json:"waited"`
+	Applied       bool             `json:"applied"`
+	URL           string           `json:"url,omitempty"`
+	Notes         []string         `json:"notes,omitempty"`
+	MQTTUsername  string           `json:"mqtt_username,omitempty"`
+	DurationMilli int64            `json:"duration_ms"`
 }
 
-// SavedConfig reads the effective configuration of an earlier install.
-func SavedConfig(stateDir string) (config.Config, error) {
-	path := filepath.Join(stateDir, ConfigFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return config.Config{}, fmt.Errorf("read saved configuration: %w", err)
-	}
-	return config.Unmarshal(path, data)
-}
-
-// Install renders cfg with the kept secrets, writes the manifests and,
-// unless NoWait, waits until every Addon is applied and every pod Ready.
+// Install plans cfg and applies the plan.
 func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, error) {
+	p, err := in.Plan(ctx, cfg, PlanOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return in.Apply(ctx, p)
+}
+
+// Apply carries out a plan: it keeps the credentials, writes the manifests
+// and the saved configuration, deletes what turned-off components left in
+// the cluster and, unless NoWait, waits until every Addon is applied and
+// every pod Ready. The caller holds the state directory's lock.
+func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 	start := time.Now()
-	res := &Result{ManifestsDir: ManifestsDir(in.DataDir), SecretsPath: filepath.Join(in.StateDir, SecretsFile),
-		ConfigPath: filepath.Join(in.StateDir, ConfigFile)}
+	cfg := p.Config
+	res := &Result{ManifestsDir: p.ManifestsDir, SecretsPath: in.State.SecretsPath(),
+		ConfigPath: in.State.ConfigPath(), Credentials: p.Credentials}
 	rep := in.Report
 
-	if saved, err := SavedConfig(in.StateDir); err == nil {
-		if err := volumesUnchanged(&saved, &cfg); err != nil {
+	switch p.Credentials {
+	case CredentialsNew:
+		if err := in.State.SaveSecrets(p.secrets); err != nil {
 			return nil, err
 		}
-	}
-	sec, created, err := LoadOrCreateSecrets(in.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	res.SecretsNew = created
-	if created {
-		rep.emit(LevelInfo, "secrets", "", "generated new credentials in "+res.SecretsPath+" (0600, kept for every later run)", "")
-	} else {
-		rep.emit(LevelInfo, "secrets", "", "reusing the credentials kept in "+res.SecretsPath, "")
-	}
-	if cfg.Database == config.DatabaseExternal {
-		if sec.DatabaseURL, err = config.ReadDatabaseURL(cfg.DatabaseURLFile); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrPreflight, err)
-		}
-	}
-
-	opts := manifests.Options{}
-	if in.Clients != nil {
-		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
-		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
-			return nil, fmt.Errorf("%w: monitoring: true needs the Prometheus operator (ServiceMonitor CRD), which this cluster lacks: install it, or set monitoring: auto", ErrPreflight)
-		}
-		if err := in.checkNodePort(ctx, &cfg); err != nil {
+		rep.emit(LevelInfo, PhaseSecrets, "", "generated new credentials in "+res.SecretsPath+" (0600, kept for every later run)", "")
+	case CredentialsRecovered:
+		if err := in.State.SaveSecrets(p.secrets); err != nil {
 			return nil, err
 		}
-	}
-	files, err := manifests.Render(&cfg, sec, opts)
-	if err != nil {
-		return nil, err
+		rep.emit(LevelWarning, PhaseSecrets, "", "recovered the credentials from the cluster's copy (Secret "+cfg.Namespace+"/"+StateSecret+") into "+res.SecretsPath, "")
+	default:
+		rep.emit(LevelInfo, PhaseSecrets, "", "reusing the credentials kept in "+res.SecretsPath, "")
 	}
 
-	wr, err := WriteManifests(res.ManifestsDir, files)
+	if err := in.claimOwnership(&cfg); err != nil {
+		return nil, err
+	}
+	wr, err := WriteManifests(res.ManifestsDir, p.rendered)
 	if err != nil {
 		return nil, err
 	}
 	res.Files = wr
-	rep.emit(LevelInfo, "write", "", fmt.Sprintf("%d files written, %d unchanged, %d removed in %s",
+	rep.emit(LevelInfo, PhaseWrite, "", fmt.Sprintf("%d files written, %d unchanged, %d removed in %s",
 		len(wr.Written), len(wr.Unchanged), len(wr.Removed), res.ManifestsDir), "")
-	if err := os.MkdirAll(in.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create state directory: %w", err)
+	for _, f := range p.rendered {
+		rep.state(PhaseWrite, f.Component, StateWritten, "written")
 	}
-	if err := WriteFileAtomic(res.ConfigPath, cfg.Marshal(), 0o600); err != nil {
+	if err := in.State.SaveConfig(&cfg); err != nil {
 		return nil, err
 	}
 
 	if in.Clients == nil {
 		res.Notes = append(res.Notes, "k3s is not running: the manifests apply when it starts (systemctl start k3s), then run 'hakube status'")
-		rep.emit(LevelWarning, "apply", "", "k3s is not running: the manifests apply as soon as it starts", "start it with 'systemctl start k3s', then run 'hakube status'")
+		rep.emit(LevelWarning, PhaseApply, "", "k3s is not running: the manifests apply as soon as it starts", "start it with 'systemctl start k3s', then run 'hakube status'")
 		res.DurationMilli = time.Since(start).Milliseconds()
 		return res, nil
 	}
@@ -137,18 +121,22 @@ func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, e
 		}
 	}
 	if in.NoWait {
-		rep.emit(LevelInfo, "apply", "", "not waiting (--no-wait): k3s applies the files within 15 seconds; follow with 'hakube status'", "")
+		rep.emit(LevelInfo, PhaseApply, "", "not waiting (--no-wait): k3s applies the files within 15 seconds; follow with 'hakube status'", "")
 		res.DurationMilli = time.Since(start).Milliseconds()
 		return res, nil
 	}
-	if err := Wait(ctx, in.Clients, in.Report, &cfg, files, in.Timeout); err != nil {
+	if err := Wait(ctx, in.Clients, in.Report, &cfg, p.rendered, in.Timeout); err != nil {
 		return nil, err
+	}
+	// The namespace exists now: keep the cluster's copy of the state.
+	if err := in.saveState(ctx, &cfg, p.secrets); err != nil {
+		rep.emit(LevelWarning, PhaseDone, "", err.Error(), "run install again to retry; nothing else depends on it")
 	}
 	res.Waited, res.Applied = true, true
 	res.URL = in.url(ctx, &cfg)
-	res.MQTTUsername = sec.MQTTHomeAssistant.Username
+	res.MQTTUsername = p.secrets.MQTTHomeAssistant.Username
 	res.DurationMilli = time.Since(start).Milliseconds()
-	rep.emit(LevelDone, "done", "", "Home Assistant is ready at "+res.URL, "")
+	rep.emit(LevelDone, PhaseDone, "", "Home Assistant is ready at "+res.URL, "")
 	return res, nil
 }
 
@@ -156,9 +144,12 @@ func (in *Installer) Install(ctx context.Context, cfg config.Config) (*Result, e
 // every StatefulSet of cfg is rolled out and Ready. A Warning event from k3s
 // on one of the files fails with ErrRejected and k3s's message.
 func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, files []manifests.File, timeout time.Duration) error {
-	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}, logs: c.lastLogLines}
+	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}, logs: c.lastLogLines,
+		components: map[string]string{}, state: map[string]State{}}
 	for _, f := range files {
 		w.addons[AddonName(f.Name)] = Sum(f.Content)
+		w.components[AddonName(f.Name)] = f.Component
+		w.state[f.Component] = StateWritten
 	}
 	w.statefulsets = []string{"home-assistant"}
 	if cfg.UsesPostgreSQL() {
@@ -172,7 +163,7 @@ func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, fil
 // changes its StorageClass.
 func volumesUnchanged(saved, cfg *config.Config) error {
 	if saved.Namespace != cfg.Namespace {
-		return nil // a second instance: its own claims
+		return nil // another namespace has its own claims; checkOwner refuses a move while files exist
 	}
 	if saved.StorageClass != cfg.StorageClass {
 		return fmt.Errorf("%w: storage-class was %q at install and cannot change (the volumes hold your data): keep %q",

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 )
@@ -148,4 +149,15 @@ func (r Resource[T, L]) Delete(ctx context.Context, ns, name string, opts metav1
 		return err
 	}
 	return r.rc.Delete().AbsPath(r.path(ns, name)).SetHeader("Content-Type", "application/json").Body(body).Do(ctx).Error()
+}
+
+// Apply creates or updates obj (which must carry its apiVersion and kind)
+// with server-side apply as fieldManager "hakube".
+func (r Resource[T, L]) Apply(ctx context.Context, ns, name string, obj T) error {
+	body, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return r.rc.Patch(types.ApplyPatchType).AbsPath(r.path(ns, name)).
+		Param("fieldManager", "hakube").Param("force", "true").Body(body).Do(ctx).Error()
 }

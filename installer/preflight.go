@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,9 +47,9 @@ func Preflight(r *hwdetect.Report, dataDir string, apiErr error) (HostState, err
 			continue
 		}
 		switch c.ID {
-		case "k3s", "k3s-api", "node-port", "disk":
+		case hwdetect.CheckK3s, hwdetect.CheckK3sAPI, hwdetect.CheckNodePort, hwdetect.CheckDisk:
 			continue // decided below, from the API and the data dir itself
-		case "root":
+		case hwdetect.CheckRoot:
 			named = append(named, ErrNotRoot)
 		}
 		msg := c.Title + ": " + c.Detail
@@ -60,7 +61,7 @@ func Preflight(r *hwdetect.Report, dataDir string, apiErr error) (HostState, err
 	if !st.K3sInstalled {
 		named = append(named, ErrK3sNotFound)
 		problems = append(problems, "k3s: not installed and no API server answers ("+shortErr(apiErr)+")"+
-			"\n    fix: run again with --install-k3s, or install it first: curl -sfL https://get.k3s.io | sh -")
+			"\n    fix: run again with --install-k3s (or install-k3s: true in the flags file) to install k3s "+K3sVersion+", or install it yourself: curl -sfL https://get.k3s.io | sh -")
 	}
 	if err := probeWritable(ManifestsDir(dataDir)); err != nil {
 		problems = append(problems, "data dir: cannot write k3s's manifests directory: "+err.Error()+
@@ -121,23 +122,59 @@ func probeWritable(dir string) error {
 // K3sInstallURL is the official k3s install script.
 const K3sInstallURL = "https://get.k3s.io"
 
-// InstallK3s downloads the official k3s installer from url and runs it
-// with sh, passing INSTALL_K3S_* and K3S_* variables through from environ.
-// Its output goes to out.
-func InstallK3s(ctx context.Context, url string, environ []string, out io.Writer) error {
+// K3sVersion is the k3s release hakube installs when asked to: Kubernetes
+// 1.37, the minor release its manifests are tested against
+// (scripts/testenv).
+const K3sVersion = "v1.37.0+k3s1"
+
+// K3sSource is where k3s's installer comes from and which release it installs.
+type K3sSource struct {
+	URL     string // https only
+	Version string // INSTALL_K3S_VERSION
+	// Client fetches the script; http.DefaultClient when nil (tests pass one
+	// that trusts their own server).
+	Client *http.Client
+}
+
+// DefaultK3s is the official installer with the pinned release.
+func DefaultK3s() K3sSource { return K3sSource{URL: K3sInstallURL, Version: K3sVersion} }
+
+// InstallK3s downloads k3s's installer over https and runs it with sh,
+// pinned to src.Version, passing INSTALL_K3S_* and K3S_* variables through
+// from environ (an INSTALL_K3S_VERSION there wins). Its output goes to out.
+func InstallK3s(ctx context.Context, src K3sSource, environ []string, out io.Writer) error {
+	u, err := url.Parse(src.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("k3s installer URL %q: only https:// URLs are allowed (the script runs as root)", src.URL)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
 	if err != nil {
-		return fmt.Errorf("k3s installer URL %q: %w", url, err)
+		return fmt.Errorf("k3s installer URL %q: %w", src.URL, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := src.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	// Never follow a redirect away from https.
+	c := *client
+	c.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if r.URL.Scheme != "https" {
+			return fmt.Errorf("redirect to %s refused: https only", r.URL.Redacted())
+		}
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		return nil
+	}
+	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("download the k3s installer from %s: %w (check the network, or install k3s yourself)", url, err)
+		return fmt.Errorf("download the k3s installer from %s: %w (check the network, or install k3s yourself)", src.URL, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download the k3s installer from %s: %s", url, resp.Status)
+		return fmt.Errorf("download the k3s installer from %s: %s", src.URL, resp.Status)
 	}
 	script, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
@@ -147,6 +184,9 @@ func InstallK3s(ctx context.Context, url string, environ []string, out io.Writer
 	cmd.Stdin = strings.NewReader(string(script))
 	cmd.Stdout, cmd.Stderr = out, out
 	env := []string{"PATH=" + os.Getenv("PATH")}
+	if src.Version != "" {
+		env = append(env, "INSTALL_K3S_VERSION="+src.Version)
+	}
 	for _, kv := range environ {
 		if strings.HasPrefix(kv, "INSTALL_K3S_") || strings.HasPrefix(kv, "K3S_") || strings.HasPrefix(kv, "HOME=") {
 			env = append(env, kv)

@@ -76,7 +76,7 @@ func TestPreflightDataDirNotWritable(t *testing.T) {
 func TestInstallK3sRunsTheInstallerWithItsVariables(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ran")
 	script := "#!/bin/sh\nset -eu\nprintf '%s|%s|%s\\n' \"${INSTALL_K3S_VERSION:-}\" \"${INSTALL_K3S_EXEC:-}\" \"${SECRET_OTHER:-unset}\" > " + out + "\n"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/k3s.sh" {
 			http.NotFound(w, r)
 			return
@@ -84,26 +84,55 @@ func TestInstallK3sRunsTheInstallerWithItsVariables(t *testing.T) {
 		_, _ = w.Write([]byte(script))
 	}))
 	defer srv.Close()
+	src := installer.K3sSource{URL: srv.URL + "/k3s.sh", Version: installer.K3sVersion, Client: srv.Client()}
 	var log bytes.Buffer
-	env := []string{"INSTALL_K3S_VERSION=v1.37.2+k3s1", "INSTALL_K3S_EXEC=--disable=traefik", "SECRET_OTHER=x", "PATH=" + os.Getenv("PATH")}
-	require.NoError(t, installer.InstallK3s(context.Background(), srv.URL+"/k3s.sh", env, &log))
+	env := []string{"INSTALL_K3S_EXEC=--disable=traefik", "SECRET_OTHER=x", "PATH=" + os.Getenv("PATH")}
+	require.NoError(t, installer.InstallK3s(context.Background(), src, env, &log))
 	got, err := os.ReadFile(out)
 	require.NoError(t, err)
-	assert.Equal(t, "v1.37.2+k3s1|--disable=traefik|unset\n", string(got), "INSTALL_K3S_* pass through, nothing else")
+	assert.Equal(t, installer.K3sVersion+"|--disable=traefik|unset\n", string(got), "pinned version, INSTALL_K3S_* pass through, nothing else")
 
-	err = installer.InstallK3s(context.Background(), srv.URL+"/missing", env, &log)
+	env = append(env, "INSTALL_K3S_VERSION=v1.37.2+k3s1")
+	require.NoError(t, installer.InstallK3s(context.Background(), src, env, &log))
+	got, err = os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, "v1.37.2+k3s1|--disable=traefik|unset\n", string(got), "the user's INSTALL_K3S_VERSION wins")
+
+	src.URL = srv.URL + "/missing"
+	err = installer.InstallK3s(context.Background(), src, env, &log)
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), "404"), err.Error())
 }
 
+func TestInstallK3sRefusesPlainHTTP(t *testing.T) {
+	ran := filepath.Join(t.TempDir(), "ran")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("#!/bin/sh\ntouch " + ran + "\n"))
+	}))
+	defer srv.Close()
+	var log bytes.Buffer
+	err := installer.InstallK3s(context.Background(), installer.K3sSource{URL: srv.URL + "/k3s.sh"}, nil, &log)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "only https://")
+	assert.NoFileExists(t, ran)
+
+	// An https server that redirects to plain http is refused too.
+	tls := httptest.NewTLSServer(http.RedirectHandler(srv.URL+"/k3s.sh", http.StatusFound))
+	defer tls.Close()
+	err = installer.InstallK3s(context.Background(), installer.K3sSource{URL: tls.URL, Client: tls.Client()}, nil, &log)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "https only")
+	assert.NoFileExists(t, ran)
+}
+
 func TestLockIsExclusive(t *testing.T) {
 	dir := t.TempDir()
-	unlock, err := installer.Lock(dir)
+	unlock, err := installer.StateDir{Path: dir}.Lock()
 	require.NoError(t, err)
-	_, err = installer.Lock(dir)
+	_, err = installer.StateDir{Path: dir}.Lock()
 	require.ErrorIs(t, err, installer.ErrBusy)
 	unlock()
-	unlock2, err := installer.Lock(dir)
+	unlock2, err := installer.StateDir{Path: dir}.Lock()
 	require.NoError(t, err, "the lock is free again once released")
 	unlock2()
 }

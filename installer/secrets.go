@@ -1,21 +1,12 @@
 package installer
 
 import (
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/hakube/hakube/manifests"
 )
-
-// SecretsFile is the name of the generated secrets in the state directory.
-const SecretsFile = "secrets.json"
 
 const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -79,51 +70,6 @@ func GenerateSecrets(r io.Reader) (manifests.Secrets, error) {
 	}
 	if err != nil {
 		return manifests.Secrets{}, fmt.Errorf("generate secrets: %w", err)
-	}
-	return s, nil
-}
-
-// LoadOrCreateSecrets returns the secrets kept in stateDir, creating them
-// on first use. Existing secrets are never regenerated: re-running or
-// upgrading never rotates a password or breaks a paired Zigbee network. The
-// file is written 0600 in a 0700 directory.
-func LoadOrCreateSecrets(stateDir string) (manifests.Secrets, bool, error) {
-	path := filepath.Join(stateDir, SecretsFile)
-	s, err := ReadSecrets(stateDir)
-	if err == nil {
-		return s, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return manifests.Secrets{}, false, err
-	}
-	s, err = GenerateSecrets(rand.Reader)
-	if err != nil {
-		return manifests.Secrets{}, false, err
-	}
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return manifests.Secrets{}, false, fmt.Errorf("encode secrets: %w", err)
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return manifests.Secrets{}, false, fmt.Errorf("create state directory: %w (run as root, or pass --state-dir)", err)
-	}
-	if err := WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
-		return manifests.Secrets{}, false, err
-	}
-	return s, true, nil
-}
-
-// ReadSecrets reads the kept secrets; a missing file wraps fs.ErrNotExist.
-func ReadSecrets(stateDir string) (manifests.Secrets, error) {
-	path := filepath.Join(stateDir, SecretsFile)
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return manifests.Secrets{}, fmt.Errorf("read secrets: %w", err)
-	}
-	var s manifests.Secrets
-	if err := json.Unmarshal(data, &s); err != nil {
-		// Never echo the content: it is all secrets.
-		return manifests.Secrets{}, fmt.Errorf("read secrets: %s is damaged (not valid JSON); restore it from a backup: deleting it would rotate every password and break the Zigbee network", path)
 	}
 	return s, nil
 }

@@ -139,12 +139,12 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		what string
 	}{{config.NodeRED, 1880, "Node-RED"}, {config.ESPHome, 6052, "ESPHome"}, {config.Zigbee2MQTT, 8080, "Zigbee2MQTT"}} {
 		if cfg.Has(comp.c) {
-			st.Access = append(st.Access, fmt.Sprintf("%s: kubectl -n %s port-forward svc/home-assistant-headless %d:%d, then http://localhost:%d (login: admin, password in %s)",
-				comp.what, cfg.Namespace, comp.port, comp.port, comp.port, SecretsFile))
+			st.Access = append(st.Access, fmt.Sprintf("%s: kubectl -n %s port-forward svc/home-assistant-headless %d:%d, then http://localhost:%d (its login: 'sudo hakube credentials %s')",
+				comp.what, cfg.Namespace, comp.port, comp.port, comp.port, comp.c))
 		}
 	}
 	if cfg.Has(config.MQTT) {
-		st.Access = append(st.Access, "MQTT for Home Assistant: Settings → Devices & services → Add MQTT: broker localhost, port 1883, user homeassistant, password 'MQTTHomeAssistant' in "+SecretsFile)
+		st.Access = append(st.Access, "MQTT for Home Assistant: Settings → Devices & services → Add MQTT, with what 'sudo hakube credentials mqtt' shows")
 	}
 	return st, nil
 }

@@ -46,7 +46,10 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 			return res, fmt.Errorf("remove %s: %w", name, describeWriteErr(err))
 		}
 	}
-	in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("removed %d manifest files from %s", len(res.FilesRemoved), dir), "")
+	if err := releaseOwnership(dir); err != nil {
+		return res, fmt.Errorf("remove %s: %w", ownerFile, err)
+	}
+	in.Report.emit(LevelInfo, PhaseUninstall, "", fmt.Sprintf("removed %d manifest files from %s", len(res.FilesRemoved), dir), "")
 	if in.Clients == nil {
 		return res, fmt.Errorf("%w: the files are removed, but k3s is not running, so the objects stay: start k3s and run uninstall again", ErrPreflight)
 	}
@@ -80,7 +83,7 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 	if err := waitGone(ctx, c, namespace, purge); err != nil {
 		return res, err
 	}
-	in.Report.emit(LevelDone, "uninstall", "", fmt.Sprintf("deleted %d objects; kept %d volumes", len(res.ObjectsDeleted), len(res.VolumesKept)), "")
+	in.Report.emit(LevelDone, PhaseUninstall, "", fmt.Sprintf("deleted %d objects; kept %d volumes", len(res.ObjectsDeleted), len(res.VolumesKept)), "")
 	return res, nil
 }
 
@@ -216,7 +219,7 @@ func (in *Installer) deleteRemoved(ctx context.Context, cfg *config.Config, remo
 		if err != nil {
 			return err
 		}
-		in.Report.emit(LevelInfo, "write", c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
+		in.Report.emit(LevelInfo, PhaseWrite, c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
 	}
 	return nil
 }

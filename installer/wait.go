@@ -32,9 +32,13 @@ type waiter struct {
 	addons       map[string]string // Addon name → sha256 of our file
 	statefulsets []string
 
-	applied   bool
-	advice    map[string]string // last advice per pod/container, to say it once
-	lastState string
+	applied bool
+	advice  map[string]string // last advice per pod/container, to say it once
+	// components maps an Addon to the component its file installs; state
+	// is where each component stands, reported on every change.
+	components map[string]string
+	state      map[string]State
+	lastState  string
 	// logs returns the last lines a crashed container printed ("" if none).
 	logs func(ns, pod, container string) string
 }
@@ -62,7 +66,7 @@ func (w *waiter) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	w.advice = map[string]string{}
-	w.rep.emit(LevelWait, "apply", "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
+	w.rep.emit(LevelWait, PhaseApply, "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
 
 	kick := make(chan struct{}, 1)
 	poke := func() {
@@ -109,7 +113,7 @@ func (w *waiter) run(ctx context.Context) error {
 			return nil
 		case err != nil && ctx.Err() == nil:
 			if lastErr == nil {
-				w.rep.emit(LevelWarning, "wait", "", "cannot reach the API server: "+shortErr(err)+"; retrying", "check k3s with 'systemctl status k3s'")
+				w.rep.emit(LevelWarning, PhaseWait, "", "cannot reach the API server: "+shortErr(err)+"; retrying", "check k3s with 'systemctl status k3s'")
 			}
 			lastErr = err
 		case err == nil:
@@ -247,6 +251,8 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 		for name, sum := range w.addons {
 			if a, ok := byName[name]; !ok || a.Spec.Checksum != sum {
 				pending = append(pending, name)
+			} else if comp := w.components[name]; comp != "" && w.state[comp] == StateWritten {
+				w.setState(comp, StateApplied, "applied by k3s")
 			}
 		}
 		if len(pending) > 0 {
@@ -255,8 +261,8 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		w.applied = true
-		w.rep.emit(LevelDone, "apply", "", fmt.Sprintf("k3s applied all %d files", len(w.addons)), "")
-		w.rep.emit(LevelWait, "rollout", "", "waiting for the pods to become Ready", "")
+		w.rep.emit(LevelDone, PhaseApply, "", fmt.Sprintf("k3s applied all %d files", len(w.addons)), "")
+		w.rep.emit(LevelWait, PhaseRollout, "", "waiting for the pods to become Ready", "")
 	}
 	ready := true
 	var states []string
@@ -276,12 +282,50 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 	}
 	for i := range pods.Items {
 		w.adviseOn(&pods.Items[i])
+		w.trackContainers(&pods.Items[i])
 	}
 	if !ready {
 		w.lastState = strings.Join(states, "; ")
 		return false, nil
 	}
 	return true, nil
+}
+
+// setState reports a component's new state once.
+func (w *waiter) setState(comp string, st State, msg string) {
+	if w.state == nil || w.state[comp] == st {
+		return
+	}
+	w.state[comp] = st
+	w.rep.state(PhaseRollout, comp, st, msg)
+}
+
+// trackContainers moves each component whose container runs in p (the
+// container is named after the component) to pulling, starting, ready or
+// failed.
+func (w *waiter) trackContainers(p *corev1.Pod) {
+	for _, cs := range p.Status.ContainerStatuses {
+		if _, ours := w.state[cs.Name]; !ours {
+			continue
+		}
+		st, msg := StateStarting, "starting"
+		switch {
+		case cs.Ready:
+			st, msg = StateReady, "ready"
+		case cs.State.Waiting != nil:
+			switch cs.State.Waiting.Reason {
+			case "ErrImagePull", "ImagePullBackOff":
+				st, msg = StatePulling, "pulling "+cs.Image+" (retrying)"
+			case "CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError", "InvalidImageName":
+				st, msg = StateFailed, cs.State.Waiting.Reason
+			case "ContainerCreating":
+				if cs.ImageID == "" {
+					st, msg = StatePulling, "pulling "+cs.Image
+				}
+			}
+		}
+		w.setState(cs.Name, st, msg)
+	}
 }
 
 // rolledOut is kubectl rollout status for a StatefulSet.
@@ -311,7 +355,7 @@ func (w *waiter) adviseOn(p *corev1.Pod) {
 			return
 		}
 		w.advice[key] = msg
-		w.rep.emit(LevelWarning, "rollout", key, msg, advice)
+		w.rep.emit(LevelWarning, PhaseRollout, key, msg, advice)
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {

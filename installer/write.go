@@ -60,7 +60,9 @@ func WriteManifests(dir string, files []manifests.File) (WriteResult, error) {
 		if f.Sensitive {
 			perm = 0o600
 		}
-		old, err := os.ReadFile(path)
+		// Only a regular file counts as unchanged: a symlink planted in
+		// k3s's directory is replaced even when its target matches.
+		old, err := readRegular(path)
 		if err == nil && bytes.Equal(old, f.Content) {
 			if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != perm {
 				if err := os.Chmod(path, perm); err != nil {

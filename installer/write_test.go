@@ -1,6 +1,7 @@
 package installer_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -153,25 +154,43 @@ func TestWriterKilledAtRandom(t *testing.T) {
 			valid[f.Name][string(f.Content)] = true
 		}
 	}
-	kills := 40
+	// Kill until enough kills landed mid-write (between a temp file's first
+	// byte and its rename), within a bounded number of tries.
+	want := 20
 	if testing.Short() {
-		kills = 5
+		want = 5
 	}
-	for i := 0; i < kills; i++ {
+	midWrite, kills := 0, 0
+	for i := 0; midWrite < want && i < want*10; i++ {
+		kills++
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$")
 		cmd.Env = append(os.Environ(), "HAKUBE_TEST_WRITER="+dir)
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
-		n, _ := rand.Int(rand.Reader, big.NewInt(30))
+		// Kill only once the writer says it is writing, so that every kill
+		// lands while files are being written.
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		require.NoError(t, err, "the writer never started")
+		require.Equal(t, "writing\n", line)
+		n, _ := rand.Int(rand.Reader, big.NewInt(20))
 		time.Sleep(time.Duration(n.Int64()+1) * time.Millisecond)
 		require.NoError(t, cmd.Process.Kill())
 		_ = cmd.Wait()
+		temps := 0
 		for name, content := range snapshot(t, dir) {
 			if strings.HasPrefix(name, ".") {
+				temps++
 				continue // temps: k3s ignores dotfiles
 			}
 			require.True(t, valid[name][content], "kill %d: %s is neither the old nor the new version (%d bytes)", i, name, len(content))
 		}
+		if temps > 0 {
+			midWrite++ // killed between a temp's first byte and its rename
+		}
 	}
+	t.Logf("%d of %d kills landed mid-write (temps left behind)", midWrite, kills)
+	require.GreaterOrEqual(t, midWrite, want, "too few kills landed while a file was half-written: the test proved little")
 }
 
 // TestHelperWriter is the process TestWriterKilledAtRandom kills: it writes
@@ -183,6 +202,7 @@ func TestHelperWriter(t *testing.T) {
 	}
 	a := renderFiles(t, nil)
 	b := renderFiles(t, func(c *config.Config) { c.Timezone = "Europe/Berlin"; c.BackupRetentionDays = 30 })
+	fmt.Println("writing")
 	for i := 0; ; i++ {
 		set := a
 		if i%2 == 1 {
@@ -197,35 +217,85 @@ func TestHelperWriter(t *testing.T) {
 
 func TestSecretsGeneratedOnceAndKept(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	s1, created, err := installer.LoadOrCreateSecrets(dir)
+	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: dir}}
+	cfg := config.Defaults(config.ProfileEdge)
+	p, err := in.Plan(context.Background(), cfg, installer.PlanOptions{})
 	require.NoError(t, err)
-	assert.True(t, created)
+	assert.Equal(t, installer.CredentialsNew, p.Credentials)
+	assert.NoDirExists(t, dir, "planning writes nothing")
+	in.NoWait = true
+	_, err = in.Apply(context.Background(), p)
+	require.NoError(t, err)
 	fi, err := os.Stat(filepath.Join(dir, installer.SecretsFile))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	di, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), di.Mode().Perm())
-	s2, created, err := installer.LoadOrCreateSecrets(dir)
+	s1, err := in.State.Secrets()
 	require.NoError(t, err)
-	assert.False(t, created)
-	assert.Equal(t, s1, s2, "a re-run never rotates a secret")
+	p2, err := in.Plan(context.Background(), cfg, installer.PlanOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, installer.CredentialsKept, p2.Credentials, "a re-run never rotates a secret")
+	s2, err := in.State.Secrets()
+	require.NoError(t, err)
+	assert.Equal(t, s1, s2)
 	assert.Len(t, s1.MQTTHomeAssistant.Password, 32)
 	assert.NotEqual(t, s1.MQTTHomeAssistant.Password, s1.MQTTNodeRED.Password)
 	assert.NotEqual(t, [16]byte{}, s1.ZigbeeNetworkKey)
 	assert.True(t, s1.ZigbeePanID >= 1 && s1.ZigbeePanID <= 0x3FFE)
 
-	require.NoError(t, os.WriteFile(filepath.Join(dir, installer.SecretsFile), []byte("{broken hunter2"), 0o600))
-	_, _, err = installer.LoadOrCreateSecrets(dir)
-	require.Error(t, err, "a damaged secrets file is never silently replaced")
-	assert.NotContains(t, err.Error(), "hunter2")
+	for _, damaged := range []string{"{broken hunter2", "{}", "null", `{"MQTTHomeAssistant":{"Password":"hunter2"}}`} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, installer.SecretsFile), []byte(damaged), 0o600))
+		_, err = in.Plan(context.Background(), cfg, installer.PlanOptions{})
+		require.Error(t, err, "a damaged secrets file (%q) is never silently replaced", damaged)
+		assert.Contains(t, err.Error(), "is damaged")
+		assert.NotContains(t, err.Error(), "hunter2")
+	}
+}
+
+func TestMissingSecretsWithAnInstallPresentIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: dir}, NoWait: true}
+	cfg := config.Defaults(config.ProfileEdge)
+	_, err := in.Install(context.Background(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(filepath.Join(dir, installer.SecretsFile)))
+	_, err = in.Plan(context.Background(), cfg, installer.PlanOptions{})
+	require.ErrorIs(t, err, installer.ErrCredentialsMissing)
+	assert.Contains(t, err.Error(), "saved configuration")
+	assert.Contains(t, err.Error(), "manifest files")
+	assert.Contains(t, err.Error(), "--regenerate-credentials")
+	assert.NoFileExists(t, filepath.Join(dir, installer.SecretsFile), "refused: nothing written")
+	p, err := in.Plan(context.Background(), cfg, installer.PlanOptions{RegenerateCredentials: true})
+	require.NoError(t, err)
+	assert.Equal(t, installer.CredentialsNew, p.Credentials)
+}
+
+func TestStateDirIsMadeRootOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, installer.ConfigFile), []byte("x"), 0o644))
+	unlock, err := installer.StateDir{Path: dir}.Lock()
+	require.NoError(t, err)
+	unlock()
+	for _, p := range []string{dir, filepath.Join(dir, installer.ConfigFile)} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Zero(t, fi.Mode().Perm()&0o077, "%s is tightened to owner-only", p)
+	}
+	link := filepath.Join(t.TempDir(), "link")
+	require.NoError(t, os.Symlink(dir, link))
+	_, err = installer.StateDir{Path: link}.Lock()
+	require.Error(t, err, "a symlink as state directory is refused")
+	assert.Contains(t, err.Error(), "not a directory")
 }
 
 func TestInstallRefusesVolumeChanges(t *testing.T) {
 	state := t.TempDir()
 	saved := config.Defaults(config.ProfileEdge)
 	require.NoError(t, installer.WriteFileAtomic(filepath.Join(state, installer.ConfigFile), saved.Marshal(), 0o600))
-	in := &installer.Installer{DataDir: t.TempDir(), StateDir: state}
+	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: state}}
 	for _, mutate := range []func(*config.Config){
 		func(c *config.Config) { c.Volumes.Config = "50Gi" },
 		func(c *config.Config) { c.StorageClass = "longhorn" },

@@ -199,7 +199,7 @@ func npmModule(t *testing.T, pkg, image string) string {
 	tool(t, "node", "install Node.js 20 (apt-get install -y nodejs)")
 	prefix := npmPrefix()
 	hint := fmt.Sprintf("npm install --prefix %q zigbee2mqtt@%s node-red@%s", prefix,
-		manifests.Versions["zigbee2mqtt"].Tag, manifests.Versions["nodered"].Tag)
+		manifests.Versions()["zigbee2mqtt"].Tag, manifests.Versions()["nodered"].Tag)
 	dir := filepath.Join(prefix, "node_modules", pkg)
 	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
 	if err != nil {
@@ -209,7 +209,7 @@ func npmModule(t *testing.T, pkg, image string) string {
 		Version string `json:"version"`
 	}
 	require.NoError(t, json.Unmarshal(b, &pj))
-	pinned := manifests.Versions[image].Tag
+	pinned := manifests.Versions()[image].Tag
 	if major(pj.Version) != major(pinned) {
 		t.Fatalf("%s %s is installed, but the image we pin is %s: run `%s`", pkg, pj.Version, pinned, hint)
 	}
@@ -994,7 +994,7 @@ func testZigbee2MQTT(t *testing.T, module string, r z2mRadio) {
 		z := start(t, "zigbee2mqtt "+what, cmd)
 		// Settings loaded and valid, herdsman starting, the radio's port open.
 		lines := append([]string{
-			"z2m: Starting Zigbee2MQTT version " + manifests.Versions["zigbee2mqtt"].Tag,
+			"z2m: Starting Zigbee2MQTT version " + manifests.Versions()["zigbee2mqtt"].Tag,
 			"z2m: Starting zigbee-herdsman (",
 		}, r.opened...)
 		for _, line := range lines {

@@ -70,6 +70,9 @@ type Options struct {
 	// component is off or its namespace is no longer the configured one: a
 	// claim never leaves the volumes file, so k3s never prunes it.
 	KeepClaims []Claim
+	// Images replaces the pinned image table (see Versions), for tests that
+	// upgrade to an image the table does not hold.
+	Images map[string]Image
 }
 
 // Claim is one PersistentVolumeClaim as the volumes file holds it.
@@ -496,7 +499,11 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 			v.KeptNS = append(v.KeptNS, c.Namespace)
 		}
 	}
-	for name, img := range Versions {
+	images := versions
+	if opts.Images != nil {
+		images = opts.Images
+	}
+	for name, img := range images {
 		ref, err := img.Ref(cfg.Arch)
 		if err != nil {
 			continue // only a problem if used: templates fail on a missing key

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/hakube/hakube/config"
@@ -32,9 +33,9 @@ func (i Image) Ref(arch config.Arch) (string, error) {
 
 var allArches = []config.Arch{config.ArchAMD64, config.ArchARM64, config.ArchARM}
 
-// Versions is the one table of pinned images. The seed's tags are the
+// versions is the one table of pinned images (read it with Versions). The seed's tags are the
 // minimum; these are stable releases.
-var Versions = map[string]Image{
+var versions = map[string]Image{
 	"home-assistant": {
 		Repository: "ghcr.io/home-assistant/home-assistant", Tag: "2026.9.4",
 		Arches: []config.Arch{config.ArchAMD64, config.ArchARM64},
@@ -47,3 +48,6 @@ var Versions = map[string]Image{
 	"zigbee2mqtt": {Repository: "docker.io/koenkk/zigbee2mqtt", Tag: "2.14.1", Arches: allArches},
 	"postgresql":  {Repository: "docker.io/library/postgres", Tag: "16.15-alpine", Arches: allArches},
 }
+
+// Versions returns a copy of the pinned images by component.
+func Versions() map[string]Image { return maps.Clone(versions) }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/hakube/hakube/hwdetect"
@@ -34,7 +33,7 @@ The exit code is 0 even when problems are found: it is a report. --json (or
   hakube detect --json | jq -r '.radios[] | select(.kind == "zigbee") | .path'
   hakube detect --root /mnt/sdcard
   hakube detect --coordinator tcp://192.168.1.40:6638`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDetect(cmd.OutOrStdout(), o, o.json || g.json())
 		},
@@ -50,12 +49,12 @@ The exit code is 0 even when problems are found: it is a report. --json (or
 func runDetect(w io.Writer, o *detectOptions, asJSON bool) error {
 	for _, addr := range o.coordinators {
 		if _, err := hwdetect.NetworkRadio(addr); err != nil {
-			return withCode(ExitUsage, fmt.Errorf("--coordinator: %w", err))
+			return usagef("--coordinator: %w", err)
 		}
 	}
 	r, err := hwdetect.Detect(o.root, hwdetect.WithNetworkCoordinators(o.coordinators...))
 	if err != nil {
-		return withCode(ExitUsage, fmt.Errorf("cannot inspect: %w: --root takes a directory, such as a mounted SD card image, or /", err))
+		return usagef("cannot inspect: %w: --root takes a directory, such as a mounted SD card image, or /", err)
 	}
 	if asJSON {
 		return r.WriteJSON(w)

@@ -1,23 +1,18 @@
 package app
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hakube/hakube/config"
-	"github.com/hakube/hakube/hwdetect"
 	"github.com/hakube/hakube/installer"
 )
 
@@ -26,8 +21,8 @@ type installOptions struct {
 	yes           bool
 	noWait        bool
 	timeout       time.Duration
-	installK3s    bool
 	k3sInstallURL string
+	regenerate    bool
 	root          string
 }
 
@@ -55,7 +50,7 @@ no terminal, --yes is required.`,
   sudo hakube install --yes --zigbee-device /dev/serial/by-id/usb-…-if00 --zigbee-adapter ember
   sudo hakube install --yes --install-k3s              # installs k3s first
   sudo hakube install --yes --output json              # JSON lines of progress, then a result`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runInstall(cmd, g, s, o)
 		},
@@ -65,8 +60,8 @@ no terminal, --yes is required.`,
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask: install unattended")
 	f.BoolVar(&o.noWait, "no-wait", false, "return once the files are written; k3s applies them within 15 s")
 	f.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for Home Assistant to become Ready")
-	f.BoolVar(&o.installK3s, "install-k3s", false, "install k3s with its official installer when it is missing (INSTALL_K3S_* variables pass through)")
-	f.StringVar(&o.k3sInstallURL, "k3s-install-url", envOr(g.environ, "HAKUBE_K3S_INSTALL_URL", installer.K3sInstallURL), "where the k3s installer is downloaded from")
+	f.StringVar(&o.k3sInstallURL, "k3s-install-url", envOr(g.environ, "HAKUBE_K3S_INSTALL_URL", installer.K3sInstallURL), "where the k3s installer is downloaded from (https only)")
+	f.BoolVar(&o.regenerate, "regenerate-credentials", false, "make new credentials although an install exists without its credentials file (every device must be paired again)")
 	f.StringVar(&o.root, "root", "/", "root of the system to inspect for hardware (for tests and images)")
 	_ = f.MarkHidden("root")
 	config.AddFlags(f)
@@ -76,145 +71,53 @@ no terminal, --yes is required.`,
 func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errOut := cmd.ErrOrStderr()
-	rep := installer.LineReporter(cmd.OutOrStdout(), g.json())
-
-	report, err := hwdetect.Detect(o.root)
-	if err != nil {
-		return withCode(ExitUsage, err)
+	out := cmd.OutOrStdout()
+	if !o.yes && !g.json() && !isTerminal(s.In) {
+		return usagef("no terminal to ask on: pass --yes to install unattended (and --config FILE for your settings)")
 	}
-	res, err := loadInstallConfig(cmd, g, o.configFile, report, o.yes)
+	sess := g.session(out, o.root)
+	load := installer.LoadOptions{File: o.configFile, Flags: cmd.Flags(), Unattended: o.yes}
+	// The settings first, without the hardware: bad input is reported
+	// before anything is installed, and install-k3s may be among them.
+	pre, err := sess.Load(load)
+	if err != nil {
+		return err
+	}
+	host, err := sess.Prepare(ctx, installer.PrepareOptions{InstallK3s: pre.Config.InstallK3s,
+		K3s: installer.K3sSource{URL: o.k3sInstallURL, Version: installer.K3sVersion}})
+	if err != nil {
+		return err
+	}
+	load.Hardware = host.Hardware
+	res, err := sess.Load(load)
 	if err != nil {
 		return err
 	}
 	for _, n := range res.Notes {
-		rep(installer.Event{Time: time.Now().UTC(), Level: installer.LevelInfo, Phase: "plan", Message: n})
+		sess.Report.Emit(installer.Event{Level: installer.LevelInfo, Phase: installer.PhasePlan, Message: n})
 	}
-	cfg := res.Config
-
-	kubeconfig := installer.ResolveKubeconfig(g.kubeconfig, func(k string) string { return envOr(g.environ, k, "") })
-	clients, apiErr := connect(ctx, kubeconfig)
-	st, err := installer.Preflight(report, g.dataDir, apiErr)
-	if err != nil && errors.Is(err, installer.ErrK3sNotFound) && o.installK3s {
-		rep(installer.Event{Time: time.Now().UTC(), Level: installer.LevelInfo, Phase: "k3s", Message: "installing k3s from " + o.k3sInstallURL})
-		if err := installer.InstallK3s(ctx, o.k3sInstallURL, g.environ, errOut); err != nil {
-			return withCode(ExitPreflight, err)
-		}
-		if report, err = hwdetect.Detect(o.root); err != nil {
-			return err
-		}
-		clients, apiErr = connect(ctx, kubeconfig)
-		st, err = installer.Preflight(report, g.dataDir, apiErr)
-	}
+	in := sess.Installer(host.Clients)
+	in.Timeout, in.NoWait = o.timeout, o.noWait
+	plan, err := in.Plan(ctx, res.Config, installer.PlanOptions{RegenerateCredentials: o.regenerate})
 	if err != nil {
-		return withCode(ExitPreflight, err)
+		return err
 	}
-	if !st.K3sRunning {
-		clients = nil
-	}
-
 	if !o.yes {
-		if err := confirm(s, cmd.OutOrStdout(), &cfg, g); err != nil {
-			return err
+		printPlan(out, plan)
+		if !confirm(s.In, out, "Proceed? [y/N] ") {
+			return errCancelled
 		}
 	}
-	unlock, err := installer.Lock(g.stateDir)
+	unlock, err := sess.State.Lock()
 	if err != nil {
-		return withCode(ExitPreflight, err)
+		return err
 	}
 	defer unlock()
-	in := &installer.Installer{DataDir: g.dataDir, StateDir: g.stateDir, Clients: clients, Report: rep,
-		Timeout: o.timeout, NoWait: o.noWait}
-	result, err := in.Install(ctx, cfg)
+	result, err := in.Apply(ctx, plan)
 	if err != nil {
-		return installError(err)
+		return err
 	}
-	return printInstallResult(cmd.OutOrStdout(), g, result)
-}
-
-// loadInstallConfig starts from the saved configuration of an earlier
-// install when no flags file is given, else from the profile's defaults
-// adjusted to the hardware.
-func loadInstallConfig(cmd *cobra.Command, g *globals, file string, report *hwdetect.Report, unattended bool) (config.Result, error) {
-	src := config.Sources{File: file, Environ: g.environ, Flags: cmd.Flags(), Adjust: config.FromHardware(report, unattended)}
-	if file == "" {
-		saved, err := installer.SavedConfig(g.stateDir)
-		switch {
-		case err == nil:
-			src.Base = &saved
-		case !errors.Is(err, os.ErrNotExist):
-			return config.Result{}, withCode(ExitUsage, fmt.Errorf("%w (fix or remove it, or pass --config)", err))
-		}
-	}
-	res, err := config.Load(src)
-	if err != nil {
-		return res, withCode(ExitUsage, err)
-	}
-	return res, nil
-}
-
-func connect(ctx context.Context, kubeconfig string) (*installer.Clients, error) {
-	if _, err := os.Stat(kubeconfig); err != nil {
-		return nil, fmt.Errorf("no kubeconfig at %s", kubeconfig)
-	}
-	c, err := installer.NewClients(kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Reachable(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// confirm shows the plan and asks on a terminal; without one it refuses.
-func confirm(s Streams, out io.Writer, cfg *config.Config, g *globals) error {
-	f, ok := s.In.(*os.File)
-	if !ok || !isTerminal(f) {
-		return withCode(ExitUsage, errors.New("no terminal to ask on: pass --yes to install unattended (and --config FILE for your settings)"))
-	}
-	fmt.Fprintf(out, "\nhakube will install into k3s (%s):\n", installer.ManifestsDir(g.dataDir))
-	fmt.Fprintf(out, "  profile %s, namespace %s, components: home-assistant", cfg.Profile, cfg.Namespace)
-	for _, c := range cfg.Components {
-		fmt.Fprintf(out, ", %s", c)
-	}
-	fmt.Fprintf(out, "\n  database %s, service %s", cfg.Database, cfg.ServiceType)
-	if cfg.ServiceType == config.NodePort {
-		fmt.Fprintf(out, " on port %d", cfg.NodePort)
-	}
-	if cfg.ZigbeeDevice != "" {
-		fmt.Fprintf(out, "\n  Zigbee coordinator %s (adapter %s)", cfg.ZigbeeDevice, cfg.ZigbeeAdapter)
-	}
-	fmt.Fprintf(out, "\nProceed? [y/N] ")
-	line, _ := bufio.NewReader(s.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return withCode(ExitError, errors.New("cancelled: nothing was changed"))
-	}
-	return nil
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// installError maps installer errors to exit codes.
-func installError(err error) error {
-	switch {
-	case errors.Is(err, installer.ErrPreflight):
-		return withCode(ExitPreflight, err)
-	case errors.Is(err, installer.ErrRejected):
-		return withCode(ExitRejected, err)
-	case errors.Is(err, installer.ErrTimeout):
-		return withCode(ExitTimeout, err)
-	case errors.Is(err, context.Canceled):
-		return withCode(ExitError, errors.New("interrupted: the files written so far are complete; run install again to continue"))
-	}
-	var cerr *config.Error
-	if errors.As(err, &cerr) {
-		return withCode(ExitUsage, err)
-	}
-	return err
+	return printInstallResult(out, g, result)
 }
 
 func printInstallResult(out io.Writer, g *globals, r *installer.Result) error {
@@ -236,7 +139,7 @@ func printInstallResult(out io.Writer, g *globals, r *installer.Result) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(out, "Note: %s\n", n)
 	}
-	fmt.Fprintf(out, "Credentials (root only): %s\n", r.SecretsPath)
+	fmt.Fprintf(out, "Credentials (root only): %s; 'sudo hakube credentials' prints each login and where it is used\n", r.SecretsPath)
 	fmt.Fprintf(out, "Saved configuration: %s (re-run 'hakube install' or 'hakube upgrade' without flags)\n", r.ConfigPath)
 	fmt.Fprintf(out, "Manifests: %s\n", filepath.Clean(r.ManifestsDir))
 	return nil

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func TestRenderUsesDetectedHardware(t *testing.T) {
 func TestRenderToDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	code, _, errOut := runDetectCmd(t, "render", "--root", buildDetectFixture(t, "vm-no-usb"),
-		"--state-dir", t.TempDir(), "--output", dir, "--profile", "production")
+		"--state-dir", t.TempDir(), "--dir", dir, "--profile", "production")
 	require.Equal(t, ExitOK, code, errOut)
 	assert.Contains(t, errOut, "placeholder secrets")
 	entries, err := os.ReadDir(dir)
@@ -58,4 +59,26 @@ func TestRenderBadInput(t *testing.T) {
 	code, _, errOut = runDetectCmd(t, "render", "--config", filepath.Join(t.TempDir(), "missing.yaml"), "--state-dir", t.TempDir())
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut, "check the path given to --config")
+}
+
+func TestRenderOutputIsOnlyTheFormat(t *testing.T) {
+	root := buildDetectFixture(t, "vm-no-usb")
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	code, out, errOut := runDetectCmd(t, "--output", "json", "render", "--root", root, "--state-dir", t.TempDir())
+	require.Equal(t, ExitOK, code, errOut)
+	var files []struct {
+		File, Component, Content string
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &files), "render -o json prints JSON")
+	require.NotEmpty(t, files)
+	assert.Equal(t, "hakube-00-namespace.yaml", files[0].File)
+	entries, err := os.ReadDir(cwd)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "--output json writes no directory named json")
+
+	code, _, errOut = runDetectCmd(t, "render", "--output", filepath.Join(cwd, "out"))
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "use text or json (render writes files with --dir)")
+	assert.NoDirExists(t, filepath.Join(cwd, "out"))
 }

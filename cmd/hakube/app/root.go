@@ -1,15 +1,17 @@
-// Package app holds hakube's cobra commands. Each command is built by a
-// function, binds its flags into an options struct and hands over to one
-// library call; nothing here calls os.Exit, so deferred cleanup always runs.
+// Package app holds hakube's cobra commands, one file each: a flags struct,
+// a function building the command, and a short run function handing over to
+// the installer. Nothing here calls os.Exit: Main returns the exit code,
+// which exitCode decides from the error's type.
 package app
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hakube/hakube/installer"
 )
 
 // Streams are the standard streams a command reads and writes.
@@ -17,32 +19,6 @@ type Streams struct {
 	In  io.Reader
 	Out io.Writer
 	Err io.Writer
-}
-
-// Exit codes, documented in 'hakube --help'.
-const (
-	ExitOK        = 0
-	ExitError     = 1 // anything else that went wrong
-	ExitUsage     = 2 // bad flags, flags file or environment
-	ExitPreflight = 3 // the host is not ready (not root, k3s missing, …)
-	ExitRejected  = 4 // k3s rejected a manifest, or a workload failed
-	ExitTimeout   = 5 // gave up waiting (--timeout)
-)
-
-// exitError carries an exit code through cobra.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
 }
 
 // globals are the persistent flags every command shares.
@@ -61,7 +37,25 @@ func (g *globals) validate() error {
 	case "text", "json":
 		return nil
 	}
-	return withCode(ExitUsage, fmt.Errorf("--output %q is not allowed: use text or json", g.output))
+	return usagef("--output %q is not allowed: use text or json (render writes files with --dir)", g.output)
+}
+
+func (g *globals) env(name string) string { return envOr(g.environ, name, "") }
+
+// state is the state directory.
+func (g *globals) state() installer.StateDir { return installer.StateDir{Path: g.stateDir} }
+
+// session is one run against this host; progress goes to out.
+func (g *globals) session(out io.Writer, root string) *installer.Session {
+	return &installer.Session{
+		DataDir:    g.dataDir,
+		State:      g.state(),
+		Kubeconfig: installer.ResolveKubeconfig(g.kubeconfig, g.env),
+		Root:       root,
+		Environ:    g.environ,
+		Report:     installer.LineReporter(out, g.json()),
+		K3sOut:     out,
+	}
 }
 
 // Main runs hakube with args and returns the process exit code. Errors are
@@ -69,29 +63,11 @@ func (g *globals) validate() error {
 func Main(args []string, s Streams, environ []string) int {
 	root := NewRootCommand(s, environ)
 	root.SetArgs(args)
-	err := root.Execute()
-	if err == nil {
-		return ExitOK
+	err := describe(root.Execute())
+	if err != nil {
+		fmt.Fprintf(s.Err, "ERROR: %v\n", err)
 	}
-	fmt.Fprintf(s.Err, "ERROR: %v\n", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	if isUsageError(err) {
-		return ExitUsage
-	}
-	return ExitError
-}
-
-func isUsageError(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown flag", "unknown command", "unknown shorthand", "invalid argument", "flag needs an argument", "accepts ", "requires at least", "invalid configuration"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
+	return exitCode(err)
 }
 
 func envOr(environ []string, name, def string) string {
@@ -102,6 +78,9 @@ func envOr(environ []string, name, def string) string {
 	}
 	return def
 }
+
+// noArgs is cobra.NoArgs as a usage error.
+func noArgs(cmd *cobra.Command, args []string) error { return asUsage(cobra.NoArgs(cmd, args)) }
 
 // NewRootCommand builds the whole command tree.
 func NewRootCommand(s Streams, environ []string) *cobra.Command {
@@ -117,15 +96,23 @@ Start with 'hakube detect' to see what was found on this machine, 'hakube render
 to see what would be installed, then 'sudo hakube install'.
 
 Settings come from, lowest precedence first: the profile's defaults, the flags
-file (--config, YAML whose keys are the long flag names), HAKUBE_<KEY>
-environment variables (HAKUBE_NODE_PORT=30200), then command-line flags.
+file (--config, YAML whose keys are the long flag names), the wizard's answers,
+HAKUBE_<KEY> environment variables (HAKUBE_NODE_PORT=30200), then command-line
+flags.
 
-Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
-3 host not ready (preflight), 4 k3s rejected a manifest or a workload failed,
-5 timed out waiting.`,
+Exit codes: 0 success, 1 error or interrupted, 2 bad flags, flags file,
+environment or input file, 3 refused before changing anything (host not
+ready, k3s missing, another hakube running, credentials missing), 4 k3s
+rejected a manifest or a workload failed, 5 timed out waiting.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       versionString(),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q: run 'hakube --help' for the list", args[0])
+			}
+			return nil
+		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return g.validate()
 		},
@@ -133,6 +120,7 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
 	root.SetVersionTemplate("hakube {{.Version}}\n")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", envOr(environ, "HAKUBE_DATA_DIR", "/var/lib/rancher/k3s"),
@@ -150,8 +138,9 @@ Exit codes: 0 success, 1 error, 2 bad flags, flags file or environment,
 		newRenderCommand(g),
 		newInstallCommand(g, s),
 		newStatusCommand(g),
-		newUpgradeCommand(g),
+		newUpgradeCommand(g, s),
 		newUninstallCommand(g, s),
+		newCredentialsCommand(g),
 	)
 	return root
 }

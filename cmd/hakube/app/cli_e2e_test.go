@@ -1,7 +1,8 @@
-package installer_test
+package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -32,9 +33,10 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 // checks that no secret ever reaches stdout, stderr or the JSON output.
 func TestE2ECLI(t *testing.T) {
 	cfg := config.Defaults(config.ProfileEdge)
-	e := startEnv(t, testcluster.Options{PollInterval: 2 * time.Second}, &cfg)
+	cl := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
+	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
 	state := filepath.Join(t.TempDir(), "state")
-	global := []string{"--data-dir", e.cl.DataDir, "--kubeconfig", e.cl.Kubeconfig, "--state-dir", state}
+	global := []string{"--data-dir", cl.DataDir, "--kubeconfig", cl.Kubeconfig, "--state-dir", state}
 	args := func(a ...string) []string { return append(append([]string{}, a...), global...) }
 
 	code, _, stderr := runCLI(t, "", args("install")...)
@@ -59,7 +61,7 @@ func TestE2ECLI(t *testing.T) {
 	assert.True(t, last.Result.Waited)
 	assert.Contains(t, last.Result.URL, ":30123")
 
-	sec, err := installer.ReadSecrets(state)
+	sec, err := installer.StateDir{Path: state}.Secrets()
 	require.NoError(t, err)
 	all := stdout + stderr
 	code, st, stErr := runCLI(t, "", args("status", "--output", "json")...)
@@ -122,4 +124,18 @@ func emptyRoot(t *testing.T) string {
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "proc"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(root, "proc", "meminfo"), []byte("MemTotal:        4000000 kB\n"), 0o644))
 	return root
+}
+
+// claimsFor lists the claims cfg renders with their sizes, from the plan.
+func claimsFor(t *testing.T, cfg config.Config) map[string]string {
+	t.Helper()
+	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: t.TempDir()}}
+	p, err := in.Plan(context.Background(), cfg, installer.PlanOptions{Placeholders: true})
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, v := range p.Volumes {
+		out[v.Claim] = v.Size
+	}
+	require.NotEmpty(t, out)
+	return out
 }

@@ -1,0 +1,32 @@
+package app
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// isTerminal reports whether r is a terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// ask prints question and returns the line typed, trimmed.
+func ask(in io.Reader, out io.Writer, question string) string {
+	fmt.Fprint(out, question)
+	line, _ := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// confirm asks a yes/no question; anything but y or yes is no.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	a := strings.ToLower(ask(in, out, question))
+	return a == "y" || a == "yes"
+}

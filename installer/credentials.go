@@ -1,0 +1,56 @@
+package installer
+
+import (
+	"fmt"
+
+	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/manifests"
+)
+
+// Login is one credential and where it is used. It holds secrets: only
+// 'hakube credentials' shows it.
+type Login struct {
+	Component string `json:"component"`
+	// Purpose says what the login is for, in the user's words.
+	Purpose  string `json:"purpose"`
+	Where    string `json:"where,omitempty"` // URL or host:port to type it into
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	Token    string `json:"token,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Logins lists the credentials of cfg's components, for 'hakube
+// credentials'. A component that is not installed has none.
+func Logins(cfg *config.Config, sec manifests.Secrets) []Login {
+	var out []Login
+	broker := fmt.Sprintf("home-assistant-mqtt.%s.svc", cfg.Namespace)
+	if cfg.Has(config.MQTT) {
+		out = append(out,
+			Login{Component: "mqtt", Purpose: "Home Assistant's MQTT integration (Settings → Devices & services → Add integration → MQTT)",
+				Where: broker + ":1883", Username: sec.MQTTHomeAssistant.Username, Password: sec.MQTTHomeAssistant.Password,
+				Note: "type the broker, port, username and password exactly as shown"},
+			Login{Component: "mqtt", Purpose: "Node-RED's MQTT broker node (already set in Node-RED's environment as MQTT_USERNAME/MQTT_PASSWORD)",
+				Where: broker + ":1883", Username: sec.MQTTNodeRED.Username, Password: sec.MQTTNodeRED.Password},
+			Login{Component: "mqtt", Purpose: "Zigbee2MQTT's broker account (configured by hakube; nothing to type)",
+				Where: broker + ":1883", Username: sec.MQTTZigbee2MQTT.Username, Password: sec.MQTTZigbee2MQTT.Password})
+	}
+	if cfg.Has(config.NodeRED) {
+		out = append(out, Login{Component: "nodered", Purpose: "Node-RED's editor", Where: "port 1880",
+			Username: "admin", Password: sec.NodeREDPassword})
+	}
+	if cfg.Has(config.ESPHome) {
+		out = append(out, Login{Component: "esphome", Purpose: "ESPHome's dashboard", Where: "port 6052",
+			Username: "admin", Password: sec.ESPHomePassword})
+	}
+	if cfg.Has(config.Zigbee2MQTT) {
+		out = append(out, Login{Component: "zigbee2mqtt", Purpose: "Zigbee2MQTT's frontend (it asks for a token, not a user)",
+			Where: "port 8080", Token: sec.Zigbee2MQTTAuthToken})
+	}
+	if cfg.UsesPostgreSQL() {
+		out = append(out, Login{Component: "postgresql", Purpose: "the recorder database (Home Assistant uses it already)",
+			Where:    fmt.Sprintf("home-assistant-postgresql.%s.svc:5432, database homeassistant", cfg.Namespace),
+			Username: "homeassistant", Password: sec.PostgreSQLPassword})
+	}
+	return out
+}
