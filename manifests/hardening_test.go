@@ -587,3 +587,60 @@ func TestNetworkPolicies(t *testing.T) {
 		})
 	}
 }
+
+// exposedPorts lists what a node opens to its network for files: the node
+// ports of NodePort and LoadBalancer Services, the port k3s's ServiceLB
+// (klipper) binds on the node for a LoadBalancer, and every container port
+// of a pod on the host network. Ports of k3s's own ingress controller are
+// not counted (they exist with or without hakube).
+func exposedPorts(t *testing.T, files []manifests.File) []string {
+	t.Helper()
+	var out []string
+	for _, o := range decodeAll(t, files) {
+		switch v := o.obj.(type) {
+		case *corev1.Service:
+			for _, p := range v.Spec.Ports {
+				switch v.Spec.Type {
+				case corev1.ServiceTypeNodePort:
+					out = append(out, fmt.Sprintf("%d (NodePort of %s)", p.NodePort, v.Name))
+				case corev1.ServiceTypeLoadBalancer:
+					out = append(out, fmt.Sprintf("%d (ServiceLB of %s)", p.Port, v.Name), fmt.Sprintf("a node port of %s (allocated)", v.Name))
+				}
+			}
+		case *appsv1.StatefulSet:
+			if v.Spec.Template.Spec.HostNetwork {
+				for _, c := range v.Spec.Template.Spec.Containers {
+					for _, p := range c.Ports {
+						out = append(out, fmt.Sprintf("%d (host network: %s/%s)", p.ContainerPort, v.Name, c.Name))
+					}
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestExposureFigures prints the ports each golden file opens on the node
+// (HAKUBE_GOLDEN_DIR, default testdata/golden), and checks that in this
+// version only Home Assistant's port is ever opened.
+func TestExposureFigures(t *testing.T) {
+	dir := os.Getenv("HAKUBE_GOLDEN_DIR")
+	if dir == "" {
+		dir = filepath.Join("testdata", "golden")
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		ports := exposedPorts(t, []manifests.File{{Name: filepath.Base(path), Content: data}})
+		t.Logf("%-36s %d: %s", filepath.Base(path), len(ports), strings.Join(ports, ", "))
+	}
+	for _, rc := range cases {
+		for _, p := range exposedPorts(t, render(t, rc)) {
+			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant is reachable from outside the node", rc.name)
+		}
+	}
+}
