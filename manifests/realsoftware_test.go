@@ -1081,7 +1081,7 @@ func TestNodeREDWithRenderedSettings(t *testing.T) {
 	module := npmModule(t, "node-red", "nodered")
 	st := renderStack(t)
 	settings := st.configData(t, "home-assistant-nodered", "settings.js")
-	ct := st.container(t, "home-assistant", "nodered")
+	ct := st.container(t, "home-assistant-nodered", "nodered")
 	mounted := false
 	for _, m := range ct.VolumeMounts {
 		mounted = mounted || (m.MountPath == "/data/settings.js" && m.SubPath == "settings.js")
