@@ -171,6 +171,8 @@ func haPackage(c *config.Config, monitoring bool) string {
 		// so no address is trusted to speak for another.
 		b.WriteString("http:\n  use_x_forwarded_for: true\n  trusted_proxies:\n")
 		fmt.Fprintf(&b, "    - %s\n", c.PodCIDR)
+	} else {
+		b.WriteString("http:\n  use_x_forwarded_for: false\n")
 	}
 	if c.Database != config.DatabaseSQLite {
 		b.WriteString("recorder:\n  db_url: !secret recorder_db_url\n  db_max_retries: 30\n  db_retry_wait: 10\n")
