@@ -644,3 +644,24 @@ func TestExposureFigures(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkloadsMatchRender: Workloads names every StatefulSet rendered.
+func TestWorkloadsMatchRender(t *testing.T) {
+	for _, rc := range cases {
+		c := rc.cfg()
+		var got []manifests.Workload
+		for _, o := range decodeAll(t, render(t, rc)) {
+			if ss, ok := o.obj.(*appsv1.StatefulSet); ok {
+				got = append(got, manifests.Workload{Namespace: ss.Namespace, Name: ss.Name, Component: ss.Labels["app.kubernetes.io/component"]})
+			}
+		}
+		want := manifests.Workloads(&c)
+		for i := range want {
+			if want[i].Component == "home-assistant" {
+				want[i].Component = "server" // Home Assistant's label
+			}
+		}
+		assert.ElementsMatch(t, want, got, rc.name)
+		assert.Equal(t, "home-assistant", manifests.Workloads(&c)[0].Name)
+	}
+}

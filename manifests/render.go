@@ -619,3 +619,36 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("app.kubernetes.io/name: %s\napp.kubernetes.io/instance: hakube", name)
 	},
 }
+
+// Workload is one StatefulSet Render produces.
+type Workload struct {
+	Namespace, Name, Component string
+}
+
+// Workloads lists the StatefulSets Render produces for cfg, Home Assistant
+// first, so an installer can wait for each and report each on its own (a
+// failing Zigbee2MQTT no longer stops Home Assistant).
+func Workloads(cfg *config.Config) []Workload {
+	ns := cfg.Namespace
+	out := []Workload{{ns, "home-assistant", "home-assistant"}}
+	if cfg.Has(config.MQTT) {
+		out = append(out, Workload{ns, "home-assistant-mqtt", "mqtt"})
+	}
+	if cfg.Has(config.NodeRED) {
+		out = append(out, Workload{ns, "home-assistant-nodered", "nodered"})
+	}
+	if cfg.Has(config.ESPHome) {
+		out = append(out, Workload{ns, "home-assistant-esphome", "esphome"})
+	}
+	if cfg.Has(config.Zigbee2MQTT) {
+		z := ns
+		if r := RadioNamespace(cfg); r != "" {
+			z = r
+		}
+		out = append(out, Workload{z, "home-assistant-zigbee2mqtt", "zigbee2mqtt"})
+	}
+	if cfg.UsesPostgreSQL() {
+		out = append(out, Workload{ns, "home-assistant-postgresql", "postgresql"})
+	}
+	return out
+}
