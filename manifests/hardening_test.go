@@ -261,8 +261,9 @@ func TestChecksumIsKeyed(t *testing.T) {
 	a.ChecksumKey, b.ChecksumKey = "key-one-0123456789abcdef", "key-two-0123456789abcdef"
 	ca := checksumsOf(t, renderWith(t, c, a, manifests.Options{}))
 	cb := checksumsOf(t, renderWith(t, c, b, manifests.Options{}))
-	require.Contains(t, ca, "home-assistant")
-	require.Contains(t, ca, "home-assistant-mqtt")
+	for _, name := range []string{"home-assistant", "home-assistant-mqtt", "home-assistant-nodered", "home-assistant-esphome", "home-assistant-zigbee2mqtt"} {
+		require.Contains(t, ca, name, "%s has no config checksum: a change of its settings or secrets would not roll it", name)
+	}
 	for name := range ca {
 		assert.NotEqual(t, ca[name], cb[name], "%s: the checksum does not depend on the key", name)
 	}
@@ -271,6 +272,10 @@ func TestChecksumIsKeyed(t *testing.T) {
 	other.ChecksumKey = a.ChecksumKey
 	other.DatabaseURL = "mysql://ha:another@db.lan/homeassistant"
 	assert.NotEqual(t, ca["home-assistant"], checksumsOf(t, renderWith(t, c, other, manifests.Options{}))["home-assistant"])
+	other = testSecrets()
+	other.ChecksumKey, other.NodeREDPassword = a.ChecksumKey, "another-nodered-admin"
+	assert.NotEqual(t, ca["home-assistant-nodered"], checksumsOf(t, renderWith(t, c, other, manifests.Options{}))["home-assistant-nodered"],
+		"a new Node-RED password must roll Node-RED's pod")
 	// Without a key of its own, one derived from the other secrets is used.
 	d := checksumsOf(t, renderWith(t, c, testSecrets(), manifests.Options{}))
 	assert.NotEqual(t, ca["home-assistant"], d["home-assistant"])

@@ -554,6 +554,14 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	v.HAPackage = haPackage(cfg, v.Monitoring)
 	if cfg.Has(config.NodeRED) {
 		v.NodeREDSettings = nodeREDSettings
+		v.Checksums["nodered"] = keyedChecksum(key, nodeREDSettings, sec.NodeREDPassword, sec.NodeREDCredentialSecret,
+			sec.MQTTNodeRED.Username, sec.MQTTNodeRED.Password)
+	}
+	if cfg.Has(config.ESPHome) {
+		v.Checksums["esphome"] = keyedChecksum(key, sec.ESPHomePassword)
+	}
+	if cfg.Has(config.Zigbee2MQTT) {
+		v.Checksums["zigbee2mqtt"] = keyedChecksum(key, v.Z2MConfig, v.Z2MSecret)
 	}
 	v.ConfigChecksum = keyedChecksum(key, v.HAPackage, v.HASecrets, seedScript)
 	v.NetPols, err = networkPolicies(v)
