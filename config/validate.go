@@ -253,7 +253,7 @@ func checkCron(s string) string {
 			if m == nil {
 				return fmt.Sprintf("has an invalid %s field %q: use numbers, *, ranges a-b, lists a,b and steps /n", limits[i].name, p)
 			}
-			if m[3] == "/0" {
+			if step, _ := strconv.Atoi(strings.TrimPrefix(m[3], "/")); m[3] != "" && step == 0 {
 				return fmt.Sprintf("has a step of 0 in its %s field %q: a step must be 1 or more", limits[i].name, p)
 			}
 			if m[1] == "*" {
