@@ -29,3 +29,14 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	syncDir(dir)
 	return nil
 }
+
+// writeIfChanged is WriteFileAtomic unless path already is a regular file
+// with exactly data and perm: a re-run that changes nothing touches nothing.
+func writeIfChanged(path string, data []byte, perm os.FileMode) error {
+	if old, err := readRegular(path); err == nil && string(old) == string(data) {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == perm {
+			return nil
+		}
+	}
+	return WriteFileAtomic(path, data, perm)
+}

@@ -151,9 +151,9 @@ func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, fil
 		w.components[AddonName(f.Name)] = f.Component
 		w.state[f.Component] = StateWritten
 	}
-	w.statefulsets = []string{"home-assistant"}
-	if cfg.UsesPostgreSQL() {
-		w.statefulsets = append(w.statefulsets, "home-assistant-postgresql")
+	var err error
+	if w.statefulsets, err = statefulSetsOf(files); err != nil {
+		return err
 	}
 	return w.run(ctx)
 }

@@ -119,7 +119,7 @@ func (in *Installer) claimOwnership(cfg *config.Config) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create manifests directory: %w", describeWriteErr(err))
 	}
-	return WriteFileAtomic(filepath.Join(dir, ownerFile), append(b, '\n'), 0o600)
+	return writeIfChanged(filepath.Join(dir, ownerFile), append(b, '\n'), 0o600)
 }
 
 // releaseOwnership removes the marker (uninstall).

@@ -94,7 +94,7 @@ func (s StateDir) SaveConfig(c *config.Config) error {
 	if err := s.ensure(); err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.ConfigPath(), c.Marshal(), 0o600)
+	return writeIfChanged(s.ConfigPath(), c.Marshal(), 0o600)
 }
 
 // SaveSecrets writes the credentials, 0600.

@@ -1,14 +1,18 @@
 package installer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hakube/hakube/manifests"
 	k3sv1 "github.com/k3s-io/api/k3s.cattle.io/v1"
+	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,7 +34,7 @@ type waiter struct {
 	ns           string
 	timeout      time.Duration
 	addons       map[string]string // Addon name → sha256 of our file
-	statefulsets []string
+	statefulsets []workload        // every StatefulSet of the files, in any namespace
 
 	applied bool
 	advice  map[string]string // last advice per pod/container, to say it once
@@ -99,10 +103,10 @@ func (w *waiter) run(ctx context.Context) error {
 		return w.c.Kube.Addons.Watch(ctx, "kube-system", metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "statefulsets", func(string) (watch.Interface, error) {
-		return w.c.Kube.StatefulSets.Watch(ctx, w.ns, metav1.ListOptions{})
+		return w.c.Kube.StatefulSets.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 	go w.follow(ctx, "pods", func(string) (watch.Interface, error) {
-		return w.c.Kube.Pods.Watch(ctx, w.ns, metav1.ListOptions{})
+		return w.c.Kube.Pods.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 
 	var lastErr error
@@ -266,17 +270,17 @@ func (w *waiter) evaluate(ctx context.Context) (bool, error) {
 	}
 	ready := true
 	var states []string
-	for _, name := range w.statefulsets {
-		ss, err := w.c.Kube.StatefulSets.Get(ctx, w.ns, name)
+	for _, wl := range w.statefulsets {
+		ss, err := w.c.Kube.StatefulSets.Get(ctx, wl.Namespace, wl.Name)
 		if err != nil {
 			return false, err
 		}
 		if ok, state := rolledOut(ss); !ok {
 			ready = false
-			states = append(states, name+": "+state)
+			states = append(states, wl.Name+": "+state)
 		}
 	}
-	pods, err := w.c.Kube.Pods.List(ctx, w.ns, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+	pods, err := w.c.Kube.Pods.List(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	if err != nil {
 		return false, err
 	}
@@ -326,6 +330,37 @@ func (w *waiter) trackContainers(p *corev1.Pod) {
 		}
 		w.setState(cs.Name, st, msg)
 	}
+}
+
+// workload is one StatefulSet the wait follows.
+type workload struct{ Namespace, Name string }
+
+// statefulSetsOf lists the StatefulSets in the rendered files.
+func statefulSetsOf(files []manifests.File) ([]workload, error) {
+	var out []workload
+	for _, f := range files {
+		dec := yaml.NewDecoder(bytes.NewReader(f.Content))
+		for {
+			var o struct {
+				Kind     string `yaml:"kind"`
+				Metadata struct {
+					Name      string `yaml:"name"`
+					Namespace string `yaml:"namespace"`
+				} `yaml:"metadata"`
+			}
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read rendered %s: %w", f.Name, err)
+			}
+			if o.Kind == "StatefulSet" {
+				out = append(out, workload{o.Metadata.Namespace, o.Metadata.Name})
+			}
+		}
+	}
+	return out, nil
 }
 
 // rolledOut is kubectl rollout status for a StatefulSet.
