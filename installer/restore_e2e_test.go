@@ -120,15 +120,19 @@ func TestE2EDisasterRestore(t *testing.T) {
 		return apierrors.IsNotFound(err)
 	}, 2*time.Minute, time.Second, "the namespace is gone")
 	claims := claimsFor(t, &cfg)
-	for claim := range claims {
-		require.NoError(t, e.kube.CoreV1().PersistentVolumes().Delete(ctx, "testenv-"+cfg.Namespace+"-"+claim, metav1.DeleteOptions{}))
+	for ns, names := range claims {
+		for claim := range names {
+			require.NoError(t, e.kube.CoreV1().PersistentVolumes().Delete(ctx, "testenv-"+ns+"-"+claim, metav1.DeleteOptions{}))
+		}
 	}
 	require.Eventually(t, func() bool {
 		pvs, err := e.kube.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
 		return err == nil && len(pvs.Items) == 0
 	}, time.Minute, time.Second)
-	require.NoError(t, os.RemoveAll(filepath.Join(e.cl.StorageDir, cfg.Namespace)), "a new SD card")
-	e.cl.CreatePVs(cfg.Namespace, claims)
+	for ns := range claims {
+		require.NoError(t, os.RemoveAll(filepath.Join(e.cl.StorageDir, ns)), "a new SD card")
+	}
+	createPVs(e.cl, claims)
 
 	// Restore from the pulled copy, with no state directory.
 	plan, planned, err := installer.PlanRestore(pulled, e.stateDir)

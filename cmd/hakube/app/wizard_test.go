@@ -105,7 +105,7 @@ func TestE2EWizardAccessible(t *testing.T) {
 	steps := []string{"", "", "1,2", "", "30400", "", "", "UTC"}
 	cfg := config.Defaults(config.ProfileEdge)
 	cfg.Components = []config.Component{config.MQTT, config.NodeRED}
-	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	createPVs(cl, claimsFor(t, cfg))
 
 	in := strings.Join(append(steps, "1"), "\n") + "\n"
 	code, stdout, stderr := runPiped(t, in, nil, append([]string{"install", "--accessible", "--timeout", "3m"}, global...)...)

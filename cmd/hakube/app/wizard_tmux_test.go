@@ -187,7 +187,7 @@ func TestE2EWizardInTmux(t *testing.T) {
 	cl := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
 	root := fixtureRoot(t, "vm-no-usb")
 	cfg := config.Defaults(config.ProfileEdge)
-	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	createPVs(cl, claimsFor(t, cfg))
 	dir := t.TempDir()
 
 	t.Run("ctrl+c at each step writes nothing", func(t *testing.T) {
@@ -318,7 +318,7 @@ func TestE2EWizardInTmux(t *testing.T) {
 		// A fresh machine: its own cluster and state; a port set by a
 		// HAKUBE_ variable, which the wizard shows and keeps.
 		cl2 := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
-		cl2.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+		createPVs(cl2, claimsFor(t, cfg))
 		state2 := filepath.Join(dir, "state-2")
 		x.start(fmt.Sprintf("curl -sfL %s/install.sh | %s HAKUBE_NODE_PORT=30124 HAKUBE_DOWNLOAD_URL=%s HAKUBE_VERSION=v0.0.0-test HAKUBE_BIN_DIR=%s sh -s - --root %s; echo $? > %s; sleep 600",
 			srv.URL, envLine(cl2.DataDir, cl2.Kubeconfig, state2), srv.URL, shellQuote(binDir), shellQuote(root), shellQuote(exit)))
@@ -419,7 +419,7 @@ func TestE2EWizardInstallsK3sInTmux(t *testing.T) {
 	bin := hakubeBinary(t)
 	cl := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
 	cfg := config.Defaults(config.ProfileEdge)
-	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	createPVs(cl, claimsFor(t, cfg))
 	root := fixtureRoot(t, "two-identical-sticks") // no k3s under it; Zigbee2MQTT off until a stick is chosen
 	dir := t.TempDir()
 
