@@ -4,7 +4,8 @@ GO        ?= go
 PKG       := github.com/hakube/hakube
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-LDFLAGS   := -s -w -X $(PKG)/cmd/hakube/app.version=$(VERSION) -X $(PKG)/cmd/hakube/app.commit=$(COMMIT)
+LDFLAGS   := -s -w -X $(PKG)/cmd/hakube/app.version=$(VERSION) -X $(PKG)/cmd/hakube/app.commit=$(COMMIT) \
+             -X $(PKG)/manifests.Version=$(VERSION)
 GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 ARCHES    := amd64 arm64 armv7
 

@@ -116,6 +116,7 @@ type Config struct {
 	ZigbeeBaudrate      int          `json:"zigbee-baudrate,omitempty"`
 	ZigbeeRTSCTS        bool         `json:"zigbee-rtscts"`
 	HostNetwork         bool         `json:"host-network"`
+	MQTTWebsockets      bool         `json:"mqtt-websockets"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`
@@ -127,7 +128,17 @@ type Config struct {
 	// InstallK3s installs k3s first when it is missing (not a setting of
 	// the stack: it changes nothing that is rendered).
 	InstallK3s bool `json:"install-k3s"`
+
+	// Day two: backups and monitoring.
+	BackupCopyDir    string   `json:"backup-copy-dir,omitempty"`
+	MonitoringLabels []string `json:"monitoring-labels,omitempty"`
 }
+
+// RetainStorageClass is hakube's own StorageClass, rendered with the
+// volumes: k3s's local-path provisioner with reclaimPolicy Retain, so a
+// volume's data outlives its claim. New installs use it; an install saved
+// with local-path keeps local-path (a claim never changes its class).
+const RetainStorageClass = "hakube-local-retain"
 
 // Arch is the node's CPU architecture, as container images name it.
 type Arch string
@@ -155,7 +166,7 @@ func Defaults(p Profile) Config {
 		Database:            DatabaseSQLite,
 		ServiceType:         NodePort,
 		NodePort:            30123,
-		StorageClass:        "local-path",
+		StorageClass:        RetainStorageClass,
 		Timezone:            "UTC",
 		PodCIDR:             "10.42.0.0/16",
 		BackupSchedule:      "30 3 * * *",

@@ -83,7 +83,7 @@ func TestValidFileValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Config.IngressTLS, "production serves TLS when it has a host")
 	assert.Equal(t, config.DatabasePostgreSQL, res.Config.Database)
-	assert.Equal(t, config.LoadBalancer, res.Config.ServiceType)
+	assert.Equal(t, config.ClusterIP, res.Config.ServiceType, "behind a TLS Ingress there is no plain-HTTP LoadBalancer")
 	assert.Equal(t, "20Gi", res.Config.Volumes.Config)
 }
 
@@ -102,7 +102,7 @@ func TestProfileDefaults(t *testing.T) {
 		assert.Equal(t, tc.db, c.Database, tc.p)
 		assert.Equal(t, tc.svc, c.ServiceType, tc.p)
 		assert.Equal(t, 30123, c.NodePort)
-		assert.Equal(t, "local-path", c.StorageClass)
+		assert.Equal(t, config.RetainStorageClass, c.StorageClass, "new installs keep data when a claim goes")
 	}
 	res, err := config.Load(config.Sources{})
 	require.NoError(t, err)
@@ -320,4 +320,24 @@ func TestReadDatabaseURL(t *testing.T) {
 
 	_, err = config.ReadDatabaseURL(filepath.Join(dir, "missing"))
 	require.ErrorContains(t, err, "create it with the recorder URL")
+}
+
+// TestTLSIngressMeansClusterIP: a TLS Ingress turns the default Service into
+// ClusterIP; an explicit service-type is kept.
+func TestTLSIngressMeansClusterIP(t *testing.T) {
+	res, err := config.Load(config.Sources{File: "p.yaml", FileData: []byte("profile: production\ningress-host: home.example.com\n")})
+	require.NoError(t, err)
+	assert.Equal(t, config.ClusterIP, res.Config.ServiceType)
+	res, err = config.Load(config.Sources{File: "p.yaml", FileData: []byte("profile: production\ningress-host: home.example.com\nservice-type: LoadBalancer\n")})
+	require.NoError(t, err)
+	assert.Equal(t, config.LoadBalancer, res.Config.ServiceType)
+}
+
+// TestMarshalRoundTripClusterIP: a saved ClusterIP configuration (basic)
+// lists node-port like every key, and still loads.
+func TestMarshalRoundTripClusterIP(t *testing.T) {
+	c := config.Defaults(config.ProfileBasic)
+	back, err := config.Unmarshal("saved.yaml", c.Marshal())
+	require.NoError(t, err)
+	assert.Equal(t, c, back)
 }

@@ -105,7 +105,7 @@ var fields = []*field{
 		func(c *Config) *Database { return &c.Database }),
 	stringField("database-url-file", "file holding the external database URL (never pass the URL itself)", nil,
 		func(c *Config) *string { return &c.DatabaseURLFile }),
-	typedField("service-type", "how Home Assistant is exposed", []ServiceType{NodePort, LoadBalancer, ClusterIP},
+	typedField("service-type", "how Home Assistant is exposed (ClusterIP behind a TLS Ingress)", []ServiceType{NodePort, LoadBalancer, ClusterIP},
 		func(c *Config) *ServiceType { return &c.ServiceType }),
 	intField("node-port", "NodePort for Home Assistant (30000-32767)",
 		func(c *Config) *int { return &c.NodePort }),
@@ -115,7 +115,7 @@ var fields = []*field{
 		func(c *Config) *bool { return &c.IngressTLS }),
 	stringField("cluster-issuer", "cert-manager ClusterIssuer that signs the Ingress certificate", nil,
 		func(c *Config) *string { return &c.ClusterIssuer }),
-	stringField("storage-class", "StorageClass for every volume", nil,
+	stringField("storage-class", "StorageClass for every volume ("+RetainStorageClass+": local-path that keeps data when a claim goes)", nil,
 		func(c *Config) *string { return &c.StorageClass }),
 	sizeField("config-size", "size of the /config volume",
 		func(c *Config) *string { return &c.Volumes.Config }),
@@ -143,9 +143,11 @@ var fields = []*field{
 		func(c *Config) *int { return &c.ZigbeeBaudrate }),
 	boolField("zigbee-rtscts", "hardware flow control on the coordinator's serial port",
 		func(c *Config) *bool { return &c.ZigbeeRTSCTS }),
-	boolField("host-network", "run the pod on the host network (mDNS/SSDP discovery)",
+	boolField("host-network", "run Home Assistant on the host network (mDNS/SSDP discovery)",
 		func(c *Config) *bool { return &c.HostNetwork }),
-	stringField("node-name", "pin the pod to this node (the one with the radio)", nil,
+	boolField("mqtt-websockets", "open Mosquitto's websockets listener (9001) to the cluster",
+		func(c *Config) *bool { return &c.MQTTWebsockets }),
+	stringField("node-name", "pin the pods to this node (the one with the radio)", nil,
 		func(c *Config) *string { return &c.NodeName }),
 	stringField("timezone", "IANA time zone, e.g. Europe/Berlin", nil,
 		func(c *Config) *string { return &c.Timezone }),
@@ -165,6 +167,19 @@ var fields = []*field{
 		func(c *Config) *bool { return &c.InstallK3s }),
 	typedField("arch", "CPU architecture of the node: picks images that run on it (detected)", []Arch{ArchAMD64, ArchARM64, ArchARM},
 		func(c *Config) *Arch { return &c.Arch }),
+
+	// Day two: backups and monitoring.
+	stringField("backup-copy-dir", "host directory (a USB disk or NFS mount) every backup is also copied to", nil,
+		func(c *Config) *string { return &c.BackupCopyDir }),
+	{key: "monitoring-labels", kind: kindList,
+		usage: "labels (key=value) on the ServiceMonitor, so a Prometheus operator's selector picks it up",
+		get:   func(c *Config) any { return slices.Clone(c.MonitoringLabels) },
+		set: func(c *Config, v any) {
+			c.MonitoringLabels = nil // an empty list is the default: no labels
+			if l := v.([]string); len(l) > 0 {
+				c.MonitoringLabels = slices.Clone(l)
+			}
+		}},
 }
 
 // zigbeeAdapters are the Zigbee2MQTT 2.x adapter types ("auto" is gone in 2.x).

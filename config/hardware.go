@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hakube/hakube/hwdetect"
 )
@@ -50,6 +51,7 @@ func FromHardware(r *hwdetect.Report, unattended bool) Adjuster {
 		}
 		notes = append(notes, memoryFromHardware(r, c, isSet)...)
 		notes = append(notes, archFromHardware(r, c, isSet)...)
+		notes = append(notes, timezoneFromHardware(r, c, isSet)...)
 		return notes, nil
 	}
 }
@@ -148,4 +150,16 @@ func archFromHardware(r *hwdetect.Report, c *Config, isSet func(string) bool) []
 		return nil
 	}
 	return []string{fmt.Sprintf("%s board: images for %s are used", r.Arch, r.ImageArch())}
+}
+
+// timezoneFromHardware takes the host's time zone unless timezone is set.
+func timezoneFromHardware(r *hwdetect.Report, c *Config, isSet func(string) bool) []string {
+	if r.Timezone == "" || isSet("timezone") {
+		return nil
+	}
+	if _, err := time.LoadLocation(r.Timezone); err != nil {
+		return []string{fmt.Sprintf("the host's time zone %q (%s) is not a known IANA zone: set timezone", r.Timezone, r.TimezoneFrom)}
+	}
+	c.Timezone = r.Timezone
+	return nil
 }

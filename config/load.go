@@ -412,6 +412,10 @@ func resolve(base *Config, set Settings, adjust Adjuster, chosen *Settings) (Res
 	if c.Profile == ProfileProduction && c.IngressHost != "" && !set.IsSet("ingress-tls") {
 		c.IngressTLS = true
 	}
+	// Behind a TLS Ingress, Home Assistant is not exposed in plain HTTP too.
+	if c.IngressTLS && !set.IsSet("service-type") {
+		c.ServiceType = ClusterIP
+	}
 	if problems := validate(&c, chosen); len(problems) > 0 {
 		return Result{}, newError(problems)
 	}

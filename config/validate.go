@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -50,6 +51,8 @@ func validate(c *Config, set *Settings) []Problem {
 	oneOf("profile", string(c.Profile))
 	if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
 		add("namespace", "%q is not a valid namespace name: %s", c.Namespace, strings.Join(errs, "; "))
+	} else if len(c.Namespace) > maxNamespaceLen {
+		add("namespace", "%q is too long: give at most %d characters (a USB radio runs in %q)", c.Namespace, maxNamespaceLen, c.Namespace+"-radio")
 	}
 
 	seen := map[Component]bool{}
@@ -166,12 +169,25 @@ func validate(c *Config, set *Settings) []Problem {
 		add("pod-cidr", "%q is not a CIDR: k3s's default is 10.42.0.0/16", c.PodCIDR)
 	} else if n.String() != c.PodCIDR {
 		add("pod-cidr", "%q has host bits set: did you mean %s?", c.PodCIDR, n)
+	} else if msg := checkPodCIDR(n); msg != "" {
+		add("pod-cidr", "%q %s", c.PodCIDR, msg)
 	}
 	if msg := checkCron(c.BackupSchedule); msg != "" {
 		add("backup-schedule", "%q %s", c.BackupSchedule, msg)
 	}
 	if c.BackupRetentionDays < 1 || c.BackupRetentionDays > 3650 {
 		add("backup-retention-days", "%d is out of range: keep backups between 1 and 3650 days", c.BackupRetentionDays)
+	}
+	// Day two: backups and monitoring.
+	if c.BackupCopyDir != "" {
+		if msg := checkCopyDir(c.BackupCopyDir); msg != "" {
+			add("backup-copy-dir", "%q %s", c.BackupCopyDir, msg)
+		}
+	}
+	for _, l := range c.MonitoringLabels {
+		if msg := checkLabel(l); msg != "" {
+			add("monitoring-labels", "%q %s", l, msg)
+		}
 	}
 	oneOf("monitoring", string(c.Monitoring))
 	oneOf("resource-size", string(c.ResourceSize))
@@ -180,6 +196,61 @@ func validate(c *Config, set *Settings) []Problem {
 		addRel("components", nil, "esphome publishes no image for 32-bit ARM (arch arm): remove esphome, or install a 64-bit OS")
 	}
 	return out
+}
+
+// checkCopyDir validates the second backup destination: an absolute, clean
+// host path that is none of the system's own directories.
+func checkCopyDir(dir string) string {
+	switch {
+	case !strings.HasPrefix(dir, "/"):
+		return "is not an absolute path: give the mount point of a USB disk or NFS share, like /mnt/backup"
+	case path.Clean(dir) != dir:
+		return fmt.Sprintf("is not a clean path: write it as %s", path.Clean(dir))
+	case strings.ContainsAny(dir, "\n\r\x00"):
+		return "contains a line break or NUL"
+	}
+	for _, sys := range []string{"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib/rancher"} {
+		if dir == sys || (sys != "/" && strings.HasPrefix(dir, sys+"/")) {
+			return fmt.Sprintf("is inside %s: give a directory of its own on another disk, like /mnt/backup", sys)
+		}
+	}
+	return ""
+}
+
+// checkLabel validates one key=value Kubernetes label.
+func checkLabel(l string) string {
+	k, v, ok := strings.Cut(l, "=")
+	if !ok {
+		return "is not key=value: write it like release=kube-prometheus-stack"
+	}
+	if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+		return "has an invalid label key: " + strings.Join(errs, "; ")
+	}
+	if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+		return "has an invalid label value: " + strings.Join(errs, "; ")
+	}
+	return ""
+}
+
+// maxNamespaceLen leaves room for the radio namespace, <namespace>-radio.
+const maxNamespaceLen = 63 - len("-radio")
+
+// checkPodCIDR refuses a pod CIDR Home Assistant could not safely trust as
+// its ingress controller's network: the whole address space, or addresses
+// that are never pods (loopback, link-local, multicast).
+func checkPodCIDR(n *net.IPNet) string {
+	ones, bits := n.Mask.Size()
+	minOnes := 8
+	if bits == 128 {
+		minOnes = 32
+	}
+	switch {
+	case ones < minOnes:
+		return fmt.Sprintf("is far too wide (/%d would trust a huge part of the internet): give the cluster's pod CIDR, k3s's default is 10.42.0.0/16", ones)
+	case n.IP.IsUnspecified() || n.IP.IsLoopback() || n.IP.IsLinkLocalUnicast() || n.IP.IsMulticast():
+		return "is not a network pods can have: give the cluster's pod CIDR, k3s's default is 10.42.0.0/16"
+	}
+	return ""
 }
 
 var devPathRE = regexp.MustCompile(`^/dev/[A-Za-z0-9._:/+-]+$`)
@@ -228,10 +299,20 @@ func checkCron(s string) string {
 			if m == nil {
 				return fmt.Sprintf("has an invalid %s field %q: use numbers, *, ranges a-b, lists a,b and steps /n", limits[i].name, p)
 			}
+			if step, _ := strconv.Atoi(strings.TrimPrefix(m[3], "/")); m[3] != "" && step == 0 {
+				return fmt.Sprintf("has a step of 0 in its %s field %q: a step must be 1 or more", limits[i].name, p)
+			}
 			if m[1] == "*" {
 				continue
 			}
 			lo, hi, _ := strings.Cut(m[1], "-")
+			if hi != "" {
+				a, _ := strconv.Atoi(lo)
+				b, _ := strconv.Atoi(hi)
+				if a > b {
+					return fmt.Sprintf("has a backwards range %s in its %s field: write the smaller number first, like %s-%s", m[1], limits[i].name, hi, lo)
+				}
+			}
 			for _, n := range []string{lo, hi} {
 				if n == "" {
 					continue

@@ -64,15 +64,19 @@ type Report struct {
 	// it: amd64, arm64, arm (32-bit ARM), another GOARCH name, or unknown.
 	Arch string `json:"arch"`
 	// ArchFrom says how Arch was found.
-	ArchFrom string   `json:"arch_from"`
-	Board    Board    `json:"board"`
-	CPU      CPU      `json:"cpu"`
-	Memory   Memory   `json:"memory"`
-	Disk     Disk     `json:"disk"`
-	K3s      K3s      `json:"k3s"`
-	Radios   []Radio  `json:"radios"`
-	Checks   []Check  `json:"checks"`
-	Warnings []string `json:"warnings"`
+	ArchFrom string  `json:"arch_from"`
+	Board    Board   `json:"board"`
+	CPU      CPU     `json:"cpu"`
+	Memory   Memory  `json:"memory"`
+	Disk     Disk    `json:"disk"`
+	K3s      K3s     `json:"k3s"`
+	Radios   []Radio `json:"radios"`
+	// Timezone is the IANA zone the machine is set to ("" if not set), and
+	// TimezoneFrom the file it was read from.
+	Timezone     string   `json:"timezone,omitempty"`
+	TimezoneFrom string   `json:"timezone_from,omitempty"`
+	Checks       []Check  `json:"checks"`
+	Warnings     []string `json:"warnings"`
 }
 
 // Board is the machine's make and model.
@@ -374,6 +378,7 @@ func Detect(root string, opts ...Option) (*Report, error) {
 	d.disk(r)
 	d.serial(r)
 	r.Radios = append(r.Radios, network...)
+	r.Timezone, r.TimezoneFrom = TimezoneOf(root)
 	d.checks(r)
 	return r, nil
 }

@@ -55,6 +55,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		disk = HumanBytes(r.Disk.FreeBytes) + " free"
 	}
 	p("  k3s data dir: %s (%s), %s", r.K3s.DataDir, r.K3s.DataDirFrom, disk)
+	if r.Timezone != "" {
+		p("  time zone: %s (%s)", r.Timezone, r.TimezoneFrom)
+	}
 
 	p("\nRadios")
 	if len(r.Radios) == 0 {

@@ -41,32 +41,41 @@ import (
 	"github.com/hakube/hakube/manifests"
 )
 
-// claimsFor lists the PVCs cfg renders, so the test cluster can pre-bind PVs.
-func claimsFor(t *testing.T, cfg *config.Config) map[string]string {
+// claimsFor lists the PVCs cfg renders by namespace, each claim's value
+// SIZE@CLASS, so the test cluster can pre-bind PVs (testcluster.CreatePVs).
+func claimsFor(t *testing.T, cfg *config.Config) map[string]map[string]string {
 	t.Helper()
-	out := map[string]string{}
+	out := map[string]map[string]string{}
 	files, err := manifests.Render(cfg, installer.PlaceholderSecrets(), manifests.Options{})
 	require.NoError(t, err)
 	for _, f := range files {
-		for _, d := range strings.Split(string(f.Content), "\n---\n") {
-			var o struct {
-				Kind     string `json:"kind"`
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-				Spec struct {
-					Resources struct {
-						Requests map[string]string `json:"requests"`
-					} `json:"resources"`
-				} `json:"spec"`
+		claims, err := manifests.ParseClaims(f.Content)
+		require.NoError(t, err)
+		for _, c := range claims {
+			if out[c.Namespace] == nil {
+				out[c.Namespace] = map[string]string{}
 			}
-			require.NoError(t, yaml.Unmarshal([]byte(d), &o))
-			if o.Kind == "PersistentVolumeClaim" {
-				out[o.Metadata.Name] = o.Spec.Resources.Requests["storage"]
-			}
+			out[c.Namespace][c.Name] = c.Size + "@" + c.StorageClass
 		}
 	}
+	require.NotEmpty(t, out)
 	return out
+}
+
+// createPVs pre-binds a PV to every claim of claims.
+func createPVs(cl *testcluster.Cluster, claims map[string]map[string]string) {
+	for ns, c := range claims {
+		cl.CreatePVs(ns, c)
+	}
+}
+
+// claimCount is the number of claims in claims.
+func claimCount(claims map[string]map[string]string) int {
+	n := 0
+	for _, c := range claims {
+		n += len(c)
+	}
+	return n
 }
 
 type env struct {
@@ -83,7 +92,7 @@ func startEnv(t *testing.T, opts testcluster.Options, cfg *config.Config) *env {
 	cl := testcluster.Start(t, opts)
 	c, err := installer.NewClients(cl.Kubeconfig)
 	require.NoError(t, err)
-	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	createPVs(cl, claimsFor(t, cfg))
 	kube, err := kubernetes.NewForConfig(c.Config)
 	require.NoError(t, err)
 	k3s, err := k3sclient.NewForConfig(c.Config)
@@ -180,8 +189,9 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	upgraded.Images = pinned
 	res, err = upgraded.Install(ctx, cfg)
 	require.NoError(t, err, "events:\n%s", e.events)
-	assert.Contains(t, res.Files.Written, "hakube-30-home-assistant.yaml")
-	ss, err := e.kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant", metav1.GetOptions{})
+	assert.Contains(t, res.Files.Written, "hakube-10-mqtt.yaml")
+	assert.NotContains(t, res.Files.Written, "hakube-30-home-assistant.yaml", "Mosquitto's upgrade leaves Home Assistant's pod alone")
+	ss, err := e.kube.AppsV1().StatefulSets(cfg.Namespace).Get(ctx, "home-assistant-mqtt", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, ss.Status.UpdateRevision, ss.Status.CurrentRevision)
 	var images []string
@@ -223,7 +233,7 @@ func TestE2EInstallLifecycle(t *testing.T) {
 	for k := range left {
 		assert.True(t, strings.HasPrefix(k, "pvc/"), "left after uninstall: %s", k)
 	}
-	assert.Len(t, left, len(claimsFor(t, &cfg)))
+	assert.Len(t, left, claimCount(claimsFor(t, &cfg)))
 	entries, _ := os.ReadDir(e.cl.ManifestsDir)
 	for _, en := range entries {
 		assert.False(t, strings.HasPrefix(en.Name(), manifests.FilePrefix), "file left: %s", en.Name())
@@ -247,7 +257,7 @@ func brokenManifestBody(t *testing.T, e *env, cfgp *config.Config, timeout time.
 	files, err := manifests.Render(&cfg, sec, manifests.Options{})
 	require.NoError(t, err)
 	for i, f := range files {
-		if f.Name == "hakube-10-nodered.yaml" {
+		if f.Name == "hakube-05-volumes.yaml" {
 			files[i].Content = bytes.Replace(f.Content, []byte("storage: 1Gi"), []byte("storage: 1Gee"), 1)
 			require.NotEqual(t, f.Content, files[i].Content)
 		}
@@ -257,7 +267,7 @@ func brokenManifestBody(t *testing.T, e *env, cfgp *config.Config, timeout time.
 	err = installer.Wait(context.Background(), e.clients, installer.LineReporter(e.events, false), &cfg, files, timeout)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, installer.ErrRejected)
-	assert.Contains(t, err.Error(), "hakube-10-nodered.yaml")
+	assert.Contains(t, err.Error(), "hakube-05-volumes.yaml")
 	assert.Contains(t, err.Error(), "quantity", "k3s's own message says what is wrong")
 }
 
@@ -325,6 +335,21 @@ func TestE2EServerSideDryRun(t *testing.T) {
 		c := profiles[name]
 		files, err := manifests.Render(&c, sec, manifests.Options{ServiceMonitorCRD: true})
 		require.NoError(t, err, name)
+		// Namespaces for real first: a dry-run create of one does not let
+		// the objects inside it be checked.
+		for _, f := range files {
+			for _, d := range strings.Split(string(f.Content), "\n---\n") {
+				obj := &unstructured.Unstructured{}
+				require.NoError(t, yaml.Unmarshal([]byte(d), &obj.Object))
+				if obj.GetKind() != "Namespace" {
+					continue
+				}
+				_, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, obj, metav1.CreateOptions{})
+				if !apierrors.IsAlreadyExists(err) {
+					require.NoError(t, err, "%s: namespace %s", name, obj.GetName())
+				}
+			}
+		}
 		for _, f := range files {
 			for _, d := range strings.Split(string(f.Content), "\n---\n") {
 				obj := &unstructured.Unstructured{}

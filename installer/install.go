@@ -92,8 +92,16 @@ func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 		rep.emit(LevelInfo, PhaseSecrets, "", "reusing the credentials kept in "+res.SecretsPath, "")
 	}
 
-	if err := in.claimOwnership(&cfg); err != nil {
+	if err := in.claimOwnership(&cfg, p.installID); err != nil {
 		return nil, err
+	}
+	if in.Clients != nil {
+		// Claims and namespaces made by an older hakube lack the label
+		// that stops k3s from ever pruning them: add it before any file
+		// changes.
+		if err := in.protectClaims(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	wr, err := WriteManifests(res.ManifestsDir, p.rendered)
 	if err != nil {

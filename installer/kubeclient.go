@@ -161,3 +161,8 @@ func (r Resource[T, L]) Apply(ctx context.Context, ns, name string, obj T) error
 	return r.rc.Patch(types.ApplyPatchType).AbsPath(r.path(ns, name)).
 		Param("fieldManager", "hakube").Param("force", "true").Body(body).Do(ctx).Error()
 }
+
+// Patch patches one object.
+func (r Resource[T, L]) Patch(ctx context.Context, ns, name string, pt types.PatchType, body []byte) error {
+	return r.rc.Patch(pt).AbsPath(r.path(ns, name)).Body(body).Do(ctx).Error()
+}

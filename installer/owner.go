@@ -38,8 +38,8 @@ func (s StateDir) ID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// ensureID makes the install's identity once.
-func (s StateDir) ensureID() (string, error) {
+// idOrNew is the install's identity, or a new one (not yet written).
+func (s StateDir) idOrNew() (string, error) {
 	if id := s.ID(); id != "" {
 		return id, nil
 	}
@@ -47,11 +47,18 @@ func (s StateDir) ensureID() (string, error) {
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	id := hex.EncodeToString(b)
-	if err := s.ensure(); err != nil {
-		return "", err
+	return hex.EncodeToString(b), nil
+}
+
+// keepID writes the install's identity when it is not there yet.
+func (s StateDir) keepID(id string) error {
+	if s.ID() == id {
+		return nil
 	}
-	return id, WriteFileAtomic(filepath.Join(s.Path, idFile), []byte(id+"\n"), 0o600)
+	if err := s.ensure(); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(s.Path, idFile), []byte(id+"\n"), 0o600)
 }
 
 func readOwner(manifestsDir string) (owner, bool) {
@@ -101,11 +108,10 @@ func hasOurFiles(dir string) bool {
 	return len(matches) > 0
 }
 
-// claimOwnership records this install as the owner of the manifests.
-func (in *Installer) claimOwnership(cfg *config.Config) error {
-	id, err := in.State.ensureID()
-	if err != nil {
-		return fmt.Errorf("make the install's identity: %w", err)
+// claimOwnership records this install (id) as the owner of the manifests.
+func (in *Installer) claimOwnership(cfg *config.Config, id string) error {
+	if err := in.State.keepID(id); err != nil {
+		return fmt.Errorf("keep the install's identity: %w", err)
 	}
 	abs, err := filepath.Abs(in.State.Path)
 	if err != nil {

@@ -111,6 +111,10 @@ type Plan struct {
 
 	rendered []manifests.File
 	secrets  manifests.Secrets
+	// installID is this install's identity (new ones are written by Apply).
+	installID string
+	// keptClaims are the claims the files on disk hold: they stay rendered.
+	keptClaims []manifests.Claim
 }
 
 // Changes are the files that change (added, changed, removed).
@@ -170,6 +174,16 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 		}
 	}
 	opts := manifests.Options{Images: in.Images}
+	if !o.Placeholders {
+		if p.installID, err = in.State.idOrNew(); err != nil {
+			return nil, err
+		}
+		opts.InstallID = p.installID
+	}
+	if p.keptClaims, err = claimsOnDisk(p.ManifestsDir); err != nil {
+		return nil, err
+	}
+	opts.KeepClaims = p.keptClaims
 	if in.Clients != nil {
 		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
 		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
@@ -256,6 +270,24 @@ func (in *Installer) credentials(ctx context.Context, cfg *config.Config, regene
 	}
 	sec, err = GenerateSecrets(rand.Reader)
 	return sec, CredentialsNew, err
+}
+
+// claimsOnDisk reads the claims our files on disk hold (any layout), so
+// that a new rendering keeps every one of them.
+func claimsOnDisk(dir string) ([]manifests.Claim, error) {
+	var out []manifests.Claim
+	for _, name := range manifests.FileNames() {
+		b, err := readRegular(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		claims, err := manifests.ParseClaims(b)
+		if err != nil {
+			return nil, fmt.Errorf("read the claims in %s: %w (it is not a file hakube wrote: move it away)", name, err)
+		}
+		out = append(out, claims...)
+	}
+	return out, nil
 }
 
 // installEvidence lists what shows an install exists.

@@ -63,9 +63,11 @@ func TestPlanDiffAgainstTheFilesOnDisk(t *testing.T) {
 	assert.Positive(t, ha.Added)
 	assert.Positive(t, ha.Removed)
 	assert.Equal(t, installer.Unchanged, byFile["hakube-00-namespace.yaml"].Change)
+	kept := false
 	for _, v := range p.Volumes {
-		assert.NotEqual(t, "esphome", v.Component, "a turned-off component's claim is not planned")
+		kept = kept || v.Claim == "home-assistant-esphome-data-0"
 	}
+	assert.True(t, kept, "a turned-off component's claim stays rendered: k3s must never prune it")
 
 	// A file replaced by a symlink to identical content is not "unchanged":
 	// the plan rewrites anything that is not a regular file.

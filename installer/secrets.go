@@ -56,6 +56,7 @@ func GenerateSecrets(r io.Reader) (manifests.Secrets, error) {
 	s.NodeREDCredentialSecret = str(40)
 	s.ESPHomePassword = str(20)
 	s.Zigbee2MQTTAuthToken = str(32)
+	s.ChecksumKey = str(40)
 	if err == nil {
 		_, err = io.ReadFull(r, s.ZigbeeNetworkKey[:])
 	}

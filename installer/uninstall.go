@@ -28,6 +28,9 @@ type UninstallResult struct {
 	AddonsRemoved  []string `json:"addons_removed"`
 	ObjectsDeleted []string `json:"objects_deleted"`
 	VolumesKept    []string `json:"volumes_kept,omitempty"`
+	// BackupsKept are the archives a purge moved out of the backups volume
+	// (to KeptBackupsDir) before deleting it: backups outlive a purge.
+	BackupsKept []string `json:"backups_kept,omitempty"`
 }
 
 // Uninstall removes our manifest files first (so k3s cannot re-create
@@ -67,21 +70,36 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 		}
 		res.AddonsRemoved = append(res.AddonsRemoved, a.Name)
 	}
-	deleted, err := deleteOurObjects(ctx, c, namespace, "", purge)
-	res.ObjectsDeleted = deleted
-	if err != nil {
-		return res, err
-	}
-	if !purge {
-		pvcs, err := c.Kube.Claims.List(ctx, namespace, metav1.ListOptions{LabelSelector: OurLabels})
-		if err == nil {
-			for _, p := range pvcs.Items {
-				res.VolumesKept = append(res.VolumesKept, p.Name)
+	if purge {
+		if dir, err := VolumeDir(ctx, c, in.DataDir, namespace, "home-assistant-backups-0"); err == nil {
+			kept, err := KeepBackups(dir, in.DataDir)
+			res.BackupsKept = kept
+			if err != nil {
+				return res, fmt.Errorf("%w: nothing was deleted", err)
+			}
+			if len(kept) > 0 {
+				in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("kept %d backups in %s (delete that directory yourself to remove them)", len(kept), KeptBackupsDir(in.DataDir)), "")
 			}
 		}
 	}
-	if err := waitGone(ctx, c, namespace, purge); err != nil {
-		return res, err
+	// The radio's workload lives in a namespace of its own.
+	for _, ns := range []string{namespace, namespace + "-radio"} {
+		deleted, err := deleteOurObjects(ctx, c, ns, "", purge)
+		res.ObjectsDeleted = append(res.ObjectsDeleted, deleted...)
+		if err != nil {
+			return res, err
+		}
+		if !purge {
+			pvcs, err := c.Kube.Claims.List(ctx, ns, metav1.ListOptions{LabelSelector: OurLabels})
+			if err == nil {
+				for _, p := range pvcs.Items {
+					res.VolumesKept = append(res.VolumesKept, p.Name)
+				}
+			}
+		}
+		if err := waitGone(ctx, c, ns, purge); err != nil {
+			return res, err
+		}
 	}
 	in.Report.emit(LevelDone, PhaseUninstall, "", fmt.Sprintf("deleted %d objects; kept %d volumes", len(res.ObjectsDeleted), len(res.VolumesKept)), "")
 	return res, nil
@@ -215,9 +233,13 @@ func (in *Installer) deleteRemoved(ctx context.Context, cfg *config.Config, remo
 			return fmt.Errorf("delete addon %s: %w", AddonName(f), err)
 		}
 		c := manifests.ComponentOf(f)
-		deleted, err := deleteOurObjects(ctx, in.Clients, cfg.Namespace, c, false)
-		if err != nil {
-			return err
+		var deleted []string
+		for _, ns := range []string{cfg.Namespace, cfg.Namespace + "-radio"} {
+			d, err := deleteOurObjects(ctx, in.Clients, ns, c, false)
+			deleted = append(deleted, d...)
+			if err != nil {
+				return err
+			}
 		}
 		in.Report.emit(LevelInfo, PhaseWrite, c, fmt.Sprintf("turned off: deleted %d objects, kept its volume", len(deleted)), "")
 	}

@@ -48,11 +48,14 @@ func resourcesFor(size config.ResourceSize) map[string]Resources {
 }
 
 // mosquittoConf is Mosquitto 2's configuration: no anonymous clients on any
-// listener, one password file, persistence on the data volume.
-const mosquittoConf = `# hakube: managed file, rewritten on every install.
+// listener, one password file, one ACL file, persistence on the data volume.
+// The websockets listener is there only when asked for (mqtt-websockets).
+func mosquittoConf(websockets bool) string {
+	conf := `# hakube: managed file, rewritten on every install.
 per_listener_settings false
 allow_anonymous false
 password_file /mosquitto/config/passwd
+acl_file /mosquitto/config/acl
 persistence true
 persistence_location /mosquitto/data/
 log_dest stdout
@@ -62,20 +65,63 @@ log_type notice
 log_type information
 listener 1883
 protocol mqtt
-listener 9001
-protocol websockets
 `
+	if websockets {
+		conf += "listener 9001\nprotocol websockets\n"
+	}
+	return conf
+}
+
+// z2mDangerous are Zigbee2MQTT's bridge requests that save JavaScript it
+// then runs (extension, converter) or change its settings (options, which
+// could turn external JavaScript back on). Only its own account may publish
+// them; Mosquitto handles "deny" lines before any grant.
+var z2mDangerous = []string{
+	"zigbee2mqtt/bridge/request/extension/#",
+	"zigbee2mqtt/bridge/request/converter/#",
+	"zigbee2mqtt/bridge/request/options",
+	"zigbee2mqtt/bridge/request/options/#",
+}
+
+// mosquittoACL is the broker's acl_file: one rule set per account, nothing
+// for anonymous clients (there are none: allow_anonymous false).
+//
+//   - Zigbee2MQTT: its own tree and Home Assistant discovery, nothing else.
+//   - Home Assistant: every topic (it is the hub: devices and Node-RED talk
+//     to it through the broker), but never Zigbee2MQTT's JavaScript and
+//     settings requests. permit_join, renames and OTA requests stay open.
+//   - Node-RED: the same as Home Assistant (flows bridge devices and Home
+//     Assistant), under its own account, so it can be narrowed on its own.
+func mosquittoACL(s *Secrets) string {
+	var b strings.Builder
+	b.WriteString("# hakube: managed file, rewritten on every install. One rule set per account;\n")
+	b.WriteString("# \"deny\" lines are handled before any grant.\n")
+	fmt.Fprintf(&b, "\nuser %s\n", s.MQTTZigbee2MQTT.Username)
+	b.WriteString("topic readwrite zigbee2mqtt/#\ntopic readwrite homeassistant/#\n")
+	fmt.Fprintf(&b, "\nuser %s\n", s.MQTTHomeAssistant.Username)
+	for _, t := range z2mDangerous {
+		fmt.Fprintf(&b, "topic deny %s\n", t)
+	}
+	b.WriteString("topic readwrite #\n")
+	fmt.Fprintf(&b, "\nuser %s\n", s.MQTTNodeRED.Username)
+	for _, t := range z2mDangerous {
+		fmt.Fprintf(&b, "topic deny %s\n", t)
+	}
+	b.WriteString("topic readwrite #\n")
+	return b.String()
+}
 
 // zigbee2mqttConfig is the initial configuration.yaml for Zigbee2MQTT 2.x.
 // Zigbee2MQTT rewrites this file itself, so the pod copies it only when none
 // exists; the settings hakube owns are forced by ZIGBEE2MQTT_CONFIG_*
 // variables on every start. Secrets live in secret.yaml.
-func zigbee2mqttConfig(c *config.Config, s *Secrets) string {
+func zigbee2mqttConfig(c *config.Config, s *Secrets, mqttURL string) string {
 	var b strings.Builder
 	b.WriteString("# hakube: initial Zigbee2MQTT configuration, written once; Zigbee2MQTT keeps it up to date.\n")
 	b.WriteString("version: 5\n")
 	b.WriteString("homeassistant:\n  enabled: true\n")
-	b.WriteString("mqtt:\n  base_topic: zigbee2mqtt\n  server: mqtt://localhost:1883\n  user: zigbee2mqtt\n  password: '!secret.yaml mqtt_password'\n")
+	b.WriteString("mqtt:\n  base_topic: zigbee2mqtt\n")
+	fmt.Fprintf(&b, "  server: %s\n  user: %s\n  password: '!secret.yaml mqtt_password'\n", mqttURL, yamlString(s.MQTTZigbee2MQTT.Username))
 	fmt.Fprintf(&b, "serial:\n  port: %s\n  adapter: %s\n", yamlString(c.ZigbeeDevice), c.ZigbeeAdapter)
 	if c.ZigbeeBaudrate != 0 {
 		fmt.Fprintf(&b, "  baudrate: %d\n", c.ZigbeeBaudrate)
@@ -85,6 +131,12 @@ func zigbee2mqttConfig(c *config.Config, s *Secrets) string {
 	b.WriteString("advanced:\n  network_key: '!secret.yaml network_key'\n")
 	fmt.Fprintf(&b, "  pan_id: %d\n  ext_pan_id: %s\n", s.ZigbeePanID, byteList(s.ZigbeeExtPanID[:]))
 	b.WriteString("  log_output:\n    - console\n")
+	// Zigbee2MQTT 2.14.1 runs user JavaScript (extensions, converters) unless
+	// this is false: an absent key takes the default true
+	// (dist/util/settings.js: defaults.advanced.enable_external_js: true;
+	// dist/controller.js loads ExternalConverters and ExternalExtensions
+	// when it is true). The pod's environment forces it too.
+	b.WriteString("  enable_external_js: false\n")
 	return b.String()
 }
 
@@ -112,8 +164,16 @@ func haPackage(c *config.Config, monitoring bool) string {
 	var b strings.Builder
 	b.WriteString("# hakube: managed file, rewritten on every start of Home Assistant.\n")
 	b.WriteString("# Put your own settings in configuration.yaml, not here.\n")
-	b.WriteString("http:\n  use_x_forwarded_for: true\n  trusted_proxies:\n")
-	fmt.Fprintf(&b, "    - %s\n    - 127.0.0.1\n    - ::1\n", c.PodCIDR)
+	if c.IngressHost != "" {
+		// Only the ingress controller proxies, and it runs in the pod CIDR.
+		// Without an Ingress nothing proxies: NodePort and LoadBalancer
+		// traffic keeps the client's address (externalTrafficPolicy: Local),
+		// so no address is trusted to speak for another.
+		b.WriteString("http:\n  use_x_forwarded_for: true\n  trusted_proxies:\n")
+		fmt.Fprintf(&b, "    - %s\n", c.PodCIDR)
+	} else {
+		b.WriteString("http:\n  use_x_forwarded_for: false\n")
+	}
 	if c.Database != config.DatabaseSQLite {
 		b.WriteString("recorder:\n  db_url: !secret recorder_db_url\n  db_max_retries: 30\n  db_retry_wait: 10\n")
 	}

@@ -62,6 +62,7 @@ const (
 var realCase = renderCase{"real-software", func() config.Config {
 	c := withZigbee(config.Defaults(config.ProfileProduction), zigbeeByID, "ember")
 	c.ZigbeeBaudrate = 115200
+	c.MQTTWebsockets = true
 	return c
 }, manifests.Options{}}
 
@@ -428,17 +429,24 @@ type broker struct {
 	proc         *proc
 }
 
-// devMosquittoConf rewrites only what differs on a dev machine: the two
-// volume paths (the pod mounts /mosquitto/config and /mosquitto/data) and
-// the two listeners, which get free ports bound to 127.0.0.1.
+// devMosquittoConf rewrites only what differs on a dev machine: the volume
+// paths (the pod mounts /mosquitto/config and /mosquitto/data) and the
+// listeners, which get free ports bound to 127.0.0.1 (wsPort 0: the
+// configuration must have no websockets listener).
 func devMosquittoConf(t *testing.T, conf, configDir, dataDir string, port, wsPort int) string {
 	t.Helper()
-	for _, r := range [][2]string{
+	rewrites := [][2]string{
 		{"password_file /mosquitto/config/passwd\n", "password_file " + filepath.Join(configDir, "passwd") + "\n"},
+		{"acl_file /mosquitto/config/acl\n", "acl_file " + filepath.Join(configDir, "acl") + "\n"},
 		{"persistence_location /mosquitto/data/\n", "persistence_location " + dataDir + "/\n"},
 		{"listener 1883\n", fmt.Sprintf("listener %d 127.0.0.1\n", port)},
-		{"listener 9001\n", fmt.Sprintf("listener %d 127.0.0.1\n", wsPort)},
-	} {
+	}
+	if wsPort != 0 {
+		rewrites = append(rewrites, [2]string{"listener 9001\n", fmt.Sprintf("listener %d 127.0.0.1\n", wsPort)})
+	} else {
+		require.NotContains(t, conf, "listener 9001", "a websockets listener nobody asked for")
+	}
+	for _, r := range rewrites {
 		require.Equal(t, 1, strings.Count(conf, r[0]), "rendered mosquitto.conf no longer has %q: update the test", r[0])
 		conf = strings.Replace(conf, r[0], r[1], 1)
 	}
@@ -486,6 +494,42 @@ func runInit(t *testing.T, c corev1.Container, rewrites [][2]string) {
 	require.NoError(t, err, "init container %s failed:\n%s\n%s", c.Name, script, out)
 }
 
+// runShAs runs script as u, as a pod's runAsUser does.
+func runShAs(t *testing.T, u osUser, script string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, tool(t, "sh", "apt-get install -y dash"), "-c", script)
+	cmd.Env, cmd.Dir, cmd.SysProcAttr = baseEnv(u.dirFor(t)), "/", u.attr
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// runInitAs runs an init container's script as u (see initScript).
+func runInitAs(t *testing.T, u osUser, c corev1.Container, rewrites [][2]string) {
+	t.Helper()
+	script := initScript(t, c, rewrites)
+	out, err := runShAs(t, u, script)
+	require.NoError(t, err, "init container %s failed:\n%s\n%s", c.Name, script, out)
+}
+
+// mountVolumeFor is mountVolume as a pod with fsGroup u.gid sees it: the
+// files belong to u's group with mode, and u can reach them.
+func mountVolumeFor(t *testing.T, u osUser, files map[string]string, mode os.FileMode) string {
+	t.Helper()
+	dir := mountVolume(t, files, mode)
+	if os.Geteuid() == 0 {
+		require.NoError(t, os.Chmod(filepath.Dir(dir), 0o711))
+		require.NoError(t, os.Chmod(dir, 0o755))
+		for name := range files {
+			p, err := filepath.EvalSymlinks(filepath.Join(dir, name))
+			require.NoError(t, err)
+			require.NoError(t, os.Chown(p, 0, u.gid))
+		}
+	}
+	return dir
+}
+
 // TestInitContainersStopOnError: an init container that could not put a
 // file in place must fail, so the pod does not start without it (a
 // Zigbee2MQTT without configuration.yaml serves an open onboarding page).
@@ -494,25 +538,24 @@ func TestInitContainersStopOnError(t *testing.T) {
 	u := osUser{uid: os.Geteuid(), gid: os.Getegid()}
 
 	configDir := t.TempDir()
-	confVol := mountVolume(t, map[string]string{"mosquitto.conf": st.configData(t, "home-assistant-mqtt", "mosquitto.conf")}, 0o644)
-	script := initScript(t, st.container(t, "home-assistant", "mqtt-config"), devMQTTInit(u, t.TempDir(), confVol, configDir)) // no passwd
+	confVol := mountVolume(t, map[string]string{"mosquitto.conf": st.configData(t, "home-assistant-mqtt", "mosquitto.conf"), "acl": st.configData(t, "home-assistant-mqtt", "acl")}, 0o644)
+	script := initScript(t, st.container(t, "home-assistant-mqtt", "mqtt-config"), devMQTTInit(u, t.TempDir(), confVol, configDir)) // no passwd
 	out, err := runSh(t, script)
 	assert.Error(t, err, "mqtt-config without a password file must fail:\n%s", out)
 
 	data := t.TempDir()
 	secretVol := mountVolume(t, map[string]string{"secret.yaml": st.secretData(t, "home-assistant-zigbee2mqtt", "secret.yaml")}, 0o400)
-	script = initScript(t, st.container(t, "home-assistant", "zigbee2mqtt-config"), devZigbee2MQTTInit(data, t.TempDir(), secretVol)) // no configuration.yaml
+	script = initScript(t, st.container(t, "home-assistant-zigbee2mqtt", "zigbee2mqtt-config"), devZigbee2MQTTInit(data, t.TempDir(), secretVol)) // no configuration.yaml
 	out, err = runSh(t, script)
 	assert.Error(t, err, "zigbee2mqtt-config without a configuration.yaml to seed must fail:\n%s", out)
 	assert.NoFileExists(t, filepath.Join(data, "configuration.yaml"))
 }
 
 // devMQTTInit rewrites the mqtt-config init container for a dev machine:
-// its mounts become temp dirs, and uid 1883 (the image's mosquitto user)
-// becomes the user the broker runs as here.
-func devMQTTInit(u osUser, secretVol, confVol, configDir string) [][2]string {
+// its mounts become temp dirs. It runs as the broker's user, as the pod's
+// runAsUser 1883 does, so the files it writes are the broker's.
+func devMQTTInit(_ osUser, secretVol, confVol, configDir string) [][2]string {
 	return [][2]string{
-		{"-o 1883 -g 1883", fmt.Sprintf("-o %d -g %d", u.uid, u.gid)},
 		{"/secret/", secretVol + "/"},
 		{"/conf/", confVol + "/"},
 		{"/mosquitto/config/", configDir + "/"},
@@ -530,21 +573,31 @@ func startMosquitto(t *testing.T, st stack) broker {
 	configDir, dataDir := filepath.Join(root, "config"), filepath.Join(root, "data")
 	u.mkdir(t, configDir)
 	u.mkdir(t, dataDir)
-	require.Equal(t, []string{"/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"}, st.container(t, "home-assistant", "mqtt").Command)
+	require.Equal(t, []string{"/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf"}, st.container(t, "home-assistant-mqtt", "mqtt").Command)
 
-	b := broker{port: freePort(t), wsPort: freePort(t)}
-	conf := devMosquittoConf(t, st.configData(t, "home-assistant-mqtt", "mosquitto.conf"), configDir, dataDir, b.port, b.wsPort)
-	confVol := mountVolume(t, map[string]string{"mosquitto.conf": conf}, 0o644)
-	secretVol := mountVolume(t, map[string]string{"passwd": st.secretData(t, "home-assistant-mqtt", "passwd")}, 0o400)
-	runInit(t, st.container(t, "home-assistant", "mqtt-config"), devMQTTInit(u, secretVol, confVol, configDir))
-	fi, err := os.Stat(filepath.Join(configDir, "passwd"))
-	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the password file must be private to the broker")
+	conf := st.configData(t, "home-assistant-mqtt", "mosquitto.conf")
+	b := broker{port: freePort(t)}
+	if strings.Contains(conf, "listener 9001\n") {
+		b.wsPort = freePort(t)
+	}
+	conf = devMosquittoConf(t, conf, configDir, dataDir, b.port, b.wsPort)
+	confVol := mountVolumeFor(t, u, map[string]string{"mosquitto.conf": conf, "acl": st.configData(t, "home-assistant-mqtt", "acl")}, 0o644)
+	// The Secret's mode and group as the pod mounts it (defaultMode 0440, fsGroup 1883).
+	sts := st.statefulSets["home-assistant-mqtt"]
+	require.Equal(t, int32(0o440), *sts.Spec.Template.Spec.Volumes[3].Secret.DefaultMode)
+	secretVol := mountVolumeFor(t, u, map[string]string{"passwd": st.secretData(t, "home-assistant-mqtt", "passwd")}, 0o440)
+	runInitAs(t, u, st.container(t, "home-assistant-mqtt", "mqtt-config"), devMQTTInit(u, secretVol, confVol, configDir))
+	for _, f := range []string{"passwd", "acl"} {
+		fi, err := os.Stat(filepath.Join(configDir, f))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "%s must be private to the broker", f)
+		require.Equal(t, uint32(u.uid), fi.Sys().(*syscall.Stat_t).Uid, "%s must belong to the broker's user", f)
+	}
 
 	cmd := exec.Command(bin, "-c", filepath.Join(configDir, "mosquitto.conf"))
 	cmd.Env, cmd.Dir, cmd.SysProcAttr = baseEnv(root), root, u.attr
 	b.proc = start(t, "mosquitto", cmd)
-	waitFor(t, b.proc, 30*time.Second, "mosquitto listening", func() bool { return portOpen(b.port) && portOpen(b.wsPort) })
+	waitFor(t, b.proc, 30*time.Second, "mosquitto listening", func() bool { return portOpen(b.port) && (b.wsPort == 0 || portOpen(b.wsPort)) })
 	return b
 }
 
@@ -615,6 +668,76 @@ func TestMosquittoWithRenderedConfig(t *testing.T) {
 		assert.NotEqual(t, byte(0), wsConnect(t, b.wsPort, "", ""), "anonymous CONNECT over websockets must be refused")
 		assert.NotEqual(t, byte(0), wsConnect(t, b.wsPort, haUser, "wrong"), "a wrong password over websockets must be refused")
 	})
+}
+
+// TestMosquittoACL runs the rendered ACL in the real broker: Home
+// Assistant's and Node-RED's accounts cannot publish Zigbee2MQTT's
+// JavaScript and settings requests (a subscriber with Zigbee2MQTT's own
+// account receives none of them), but can still ask it to permit joining,
+// rename a device or update firmware.
+func TestMosquittoACL(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	st := renderStack(t)
+	b := startMosquitto(t, st)
+	zUser, zPw := mqttUser(t, st, "zigbee2mqtt")
+	sub := exec.Command(tool(t, "mosquitto_sub", aptHint), "-h", "127.0.0.1", "-p", strconv.Itoa(b.port),
+		"-u", zUser, "-P", zPw, "-q", "1", "-v", "-t", "zigbee2mqtt/bridge/request/#")
+	sub.Env = baseEnv(t.TempDir())
+	s := start(t, "mosquitto_sub as zigbee2mqtt", sub)
+	// The subscriber may not have subscribed yet: publish until it has one.
+	waitFor(t, s, 30*time.Second, "the zigbee2mqtt subscriber to receive", func() bool {
+		if strings.Contains(s.out.String(), "hakube-ready") {
+			return true
+		}
+		out, err := b.pub(t, zUser, zPw, "zigbee2mqtt/bridge/request/health_check", "hakube-ready")
+		require.NoError(t, err, out)
+		return false
+	})
+
+	forbidden := []string{
+		"zigbee2mqtt/bridge/request/extension/save",
+		"zigbee2mqtt/bridge/request/extension/remove",
+		"zigbee2mqtt/bridge/request/converter/save",
+		"zigbee2mqtt/bridge/request/converter/remove",
+		"zigbee2mqtt/bridge/request/options",
+	}
+	allowed := []string{
+		"zigbee2mqtt/bridge/request/permit_join",
+		"zigbee2mqtt/bridge/request/device/rename",
+		"zigbee2mqtt/bridge/request/device/ota_update/update",
+	}
+	for _, account := range []string{"homeassistant", "nodered"} {
+		user, pw := mqttUser(t, st, account)
+		for _, topic := range forbidden {
+			_, _ = b.pub(t, user, pw, topic, "forbidden-from-"+account) // MQTT 3.1.1: a denied publish is dropped silently
+		}
+		for _, topic := range allowed {
+			out, err := b.pub(t, user, pw, topic, "allowed-from-"+account)
+			require.NoError(t, err, out)
+		}
+	}
+	// Zigbee2MQTT's own account keeps its whole tree; its message comes last.
+	out, err := b.pub(t, zUser, zPw, "zigbee2mqtt/bridge/request/options", "hakube-done")
+	require.NoError(t, err, out)
+	waitFor(t, s, 30*time.Second, "the last message", func() bool { return strings.Contains(s.out.String(), "hakube-done") })
+
+	got := s.out.String()
+	assert.NotContains(t, got, "forbidden-from-", "a JavaScript or settings request from another account reached Zigbee2MQTT")
+	for _, account := range []string{"homeassistant", "nodered"} {
+		for _, topic := range allowed {
+			assert.Contains(t, got, topic+" allowed-from-"+account, "%s must be able to publish %s", account, topic)
+		}
+	}
+
+	// No anonymous client gets in, to publish or to subscribe.
+	out, err = b.pub(t, "", "", "zigbee2mqtt/bridge/request/permit_join", "anonymous")
+	assert.Error(t, err, "anonymous publish must be refused: %s", out)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err = run(ctx, baseEnv(t.TempDir()), tool(t, "mosquitto_sub", aptHint), "-h", "127.0.0.1", "-p", strconv.Itoa(b.port), "-t", "#", "-C", "1", "-W", "5")
+	assert.Error(t, err, "anonymous subscribe must be refused: %s", out)
+	assert.NotContains(t, got, "anonymous")
 }
 
 // wsConnect opens a websocket to the broker and sends an MQTT 3.1.1
@@ -694,7 +817,8 @@ func devZigbee2MQTTEnv(t *testing.T, env map[string]string, dataDir, device, rad
 	t.Helper()
 	require.Equal(t, "/app/data", env["ZIGBEE2MQTT_DATA"])
 	require.Equal(t, device, env["ZIGBEE2MQTT_CONFIG_SERIAL_PORT"])
-	require.Equal(t, "mqtt://localhost:1883", env["ZIGBEE2MQTT_CONFIG_MQTT_SERVER"])
+	require.Equal(t, "mqtt://home-assistant-mqtt.home-assistant.svc:1883", env["ZIGBEE2MQTT_CONFIG_MQTT_SERVER"])
+	require.Equal(t, "false", env["ZIGBEE2MQTT_CONFIG_ADVANCED_ENABLE_EXTERNAL_JS"])
 	env["ZIGBEE2MQTT_DATA"] = dataDir
 	env["ZIGBEE2MQTT_CONFIG_SERIAL_PORT"] = radio
 	env["ZIGBEE2MQTT_CONFIG_MQTT_SERVER"] = fmt.Sprintf("mqtt://127.0.0.1:%d", mqttPort)
@@ -739,9 +863,10 @@ type z2mSettings struct {
 			Enabled bool `json:"enabled"`
 		} `json:"homeassistant"`
 		Advanced struct {
-			NetworkKey []int `json:"network_key"`
-			PanID      int   `json:"pan_id"`
-			ExtPanID   []int `json:"ext_pan_id"`
+			EnableExternalJS *bool `json:"enable_external_js"`
+			NetworkKey       []int `json:"network_key"`
+			PanID            int   `json:"pan_id"`
+			ExtPanID         []int `json:"ext_pan_id"`
 		} `json:"advanced"`
 	} `json:"settings"`
 }
@@ -847,7 +972,7 @@ func testZigbee2MQTT(t *testing.T, module string, r z2mRadio) {
 	initZ2M := func() {
 		seedVol := mountVolume(t, map[string]string{"configuration.yaml": st.configData(t, "home-assistant-zigbee2mqtt", "configuration.yaml")}, 0o644)
 		secretVol := mountVolume(t, map[string]string{"secret.yaml": st.secretData(t, "home-assistant-zigbee2mqtt", "secret.yaml")}, 0o400)
-		runInit(t, st.container(t, "home-assistant", "zigbee2mqtt-config"), devZigbee2MQTTInit(data, seedVol, secretVol))
+		runInit(t, st.container(t, "home-assistant-zigbee2mqtt", "zigbee2mqtt-config"), devZigbee2MQTTInit(data, seedVol, secretVol))
 		fi, err := os.Stat(filepath.Join(data, "secret.yaml"))
 		require.NoError(t, err)
 		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "secret.yaml must be private")
@@ -855,7 +980,7 @@ func testZigbee2MQTT(t *testing.T, module string, r z2mRadio) {
 	initZ2M()
 
 	radio := r.radio(t)
-	env := devZigbee2MQTTEnv(t, st.env(t, st.container(t, "home-assistant", "zigbee2mqtt")), data, r.device, radio, b.port)
+	env := devZigbee2MQTTEnv(t, st.env(t, st.container(t, "home-assistant-zigbee2mqtt", "zigbee2mqtt")), data, r.device, radio, b.port)
 	envs := envList(baseEnv(t.TempDir()), env)
 
 	// Two starts: the first on the seeded file, the second (a pod restart)
@@ -875,6 +1000,10 @@ func testZigbee2MQTT(t *testing.T, module string, r z2mRadio) {
 		for _, line := range lines {
 			waitFor(t, z, 90*time.Second, what+": zigbee2mqtt to log "+strconv.Quote(line), func() bool { return strings.Contains(z.out.String(), line) })
 		}
+		waitFor(t, z, 90*time.Second, what+": zigbee2mqtt to say external JS is off", func() bool {
+			// dist/controller.js logs this when advanced.enable_external_js is false.
+			return strings.Contains(z.out.String(), "External JS (converters/extensions) is disabled")
+		})
 		out := z.out.String()
 		for _, bad := range []string{"Refusing to start", "configuration is not valid", "Failure page", "Onboarding page", "unsupported version", "Error while starting zigbee-herdsman", "No such file"} {
 			assert.NotContains(t, out, bad, what)
@@ -907,6 +1036,8 @@ func testZigbee2MQTT(t *testing.T, module string, r z2mRadio) {
 	assert.Equal(t, key, s.Settings.Advanced.NetworkKey)
 	assert.Equal(t, int(sec.ZigbeePanID), s.Settings.Advanced.PanID)
 	assert.Equal(t, ext, s.Settings.Advanced.ExtPanID)
+	require.NotNil(t, s.Settings.Advanced.EnableExternalJS)
+	assert.False(t, *s.Settings.Advanced.EnableExternalJS, "external JavaScript must be off")
 
 	// Zigbee2MQTT connects to MQTT only after the radio answers, which
 	// neither stand-in does: prove instead that the login it resolved is one
@@ -950,7 +1081,7 @@ func TestNodeREDWithRenderedSettings(t *testing.T) {
 	module := npmModule(t, "node-red", "nodered")
 	st := renderStack(t)
 	settings := st.configData(t, "home-assistant-nodered", "settings.js")
-	ct := st.container(t, "home-assistant", "nodered")
+	ct := st.container(t, "home-assistant-nodered", "nodered")
 	mounted := false
 	for _, m := range ct.VolumeMounts {
 		mounted = mounted || (m.MountPath == "/data/settings.js" && m.SubPath == "settings.js")

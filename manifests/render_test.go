@@ -18,6 +18,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -104,6 +105,12 @@ var cases = []renderCase{
 		c.Monitoring = config.MonitoringAuto
 		return c
 	}, manifests.Options{ServiceMonitorCRD: true}},
+	{"production-ingress-websockets-marked", func() config.Config {
+		c := withZigbee(config.Defaults(config.ProfileProduction), "/dev/ttyACM0", "zstack")
+		c.IngressHost, c.IngressTLS, c.ClusterIssuer = "*.example.com", true, "letsencrypt"
+		c.MQTTWebsockets, c.NodeName = true, "nuc"
+		return c
+	}, manifests.Options{InstallID: "0123abcd"}},
 }
 
 func render(t *testing.T, rc renderCase) []manifests.File {
@@ -232,6 +239,10 @@ func decodeAll(t *testing.T, files []manifests.File) []object {
 				obj = &batchv1.CronJob{}
 			case "ServiceMonitor":
 				obj = &serviceMonitor{}
+			case "StorageClass":
+				obj = &storagev1.StorageClass{}
+			case "NetworkPolicy":
+				obj = &networkingv1.NetworkPolicy{}
 			default:
 				t.Fatalf("%s: unexpected kind %q", f.Name, head.Kind)
 			}
@@ -252,6 +263,7 @@ func TestRenderDecodesStrictly(t *testing.T) {
 				switch v := o.obj.(type) {
 				case *corev1.Namespace:
 					labels = v.Labels
+					assert.Equal(t, "false", v.Labels[manifests.LabelNoPrune], "namespace %s can be pruned by k3s", v.Name)
 				case *corev1.ConfigMap:
 					labels = v.Labels
 				case *corev1.Secret:
@@ -259,6 +271,11 @@ func TestRenderDecodesStrictly(t *testing.T) {
 				case *corev1.PersistentVolumeClaim:
 					labels = v.Labels
 					assert.Equal(t, c.StorageClass, *v.Spec.StorageClassName)
+					assert.Equal(t, "false", v.Labels[manifests.LabelNoPrune], "claim %s can be pruned by k3s", v.Name)
+				case *storagev1.StorageClass:
+					labels = v.Labels
+				case *networkingv1.NetworkPolicy:
+					labels = v.Labels
 				case *corev1.Service:
 					labels = v.Labels
 				case *appsv1.StatefulSet:
@@ -295,6 +312,7 @@ func checkPod(t *testing.T, c *config.Config, spec corev1.PodSpec, name string) 
 		priv := ct.SecurityContext.Privileged != nil && *ct.SecurityContext.Privileged
 		if priv {
 			assert.Equal(t, "zigbee2mqtt", ct.Name, "only zigbee2mqtt may be privileged")
+			assert.Equal(t, "home-assistant-zigbee2mqtt", name, "the privileged radio container runs in a workload of its own")
 		} else {
 			require.NotNil(t, ct.SecurityContext.AllowPrivilegeEscalation, "%s/%s", name, ct.Name)
 			assert.False(t, *ct.SecurityContext.AllowPrivilegeEscalation, "%s/%s", name, ct.Name)
@@ -312,6 +330,8 @@ func checkPod(t *testing.T, c *config.Config, spec corev1.PodSpec, name string) 
 	if c.HostNetwork && name == "home-assistant" {
 		assert.True(t, spec.HostNetwork)
 		assert.Equal(t, corev1.DNSClusterFirstWithHostNet, spec.DNSPolicy)
+	} else {
+		assert.False(t, spec.HostNetwork, "%s: only Home Assistant may use the host network", name)
 	}
 }
 
@@ -400,6 +420,7 @@ func TestConfigChangeRollsPod(t *testing.T) {
 		return ""
 	}
 	a := config.Defaults(config.ProfileEdge)
+	a.IngressHost = "home.example.com"
 	b := a
 	b.PodCIDR = "10.52.0.0/16"
 	assert.NotEqual(t, checksumOf(a), checksumOf(b), "a changed package must change the pod template")
@@ -437,7 +458,7 @@ func TestMosquittoHashFormat(t *testing.T) {
 func TestComponentLabelsMatchFiles(t *testing.T) {
 	for _, rc := range cases {
 		for _, f := range render(t, rc) {
-			if f.Component == "home-assistant" || f.Component == "namespace" || f.Component == "backup" {
+			if f.Component == "home-assistant" || f.Component == "namespace" || f.Component == "backup" || f.Component == "volumes" {
 				continue // never turned off
 			}
 			assert.Equal(t, f.Component, manifests.ComponentOf(f.Name))

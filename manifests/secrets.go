@@ -2,10 +2,12 @@ package manifests
 
 import (
 	"crypto/pbkdf2"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -40,6 +42,30 @@ type Secrets struct {
 	// DatabaseURL is the recorder URL for database: external, read from
 	// database-url-file.
 	DatabaseURL string
+
+	// ChecksumKey keys the config-checksum annotations (HMAC-SHA256), so a
+	// checksum reveals nothing about the secrets it covers. Generated once
+	// like every other secret; when empty (credentials kept from before it
+	// existed) a key is derived from all the other secrets.
+	ChecksumKey string
+}
+
+// checksumKey is ChecksumKey, or one derived from every other secret.
+func (s *Secrets) checksumKey() []byte {
+	if s.ChecksumKey != "" {
+		return []byte(s.ChecksumKey)
+	}
+	h := sha256.New()
+	io.WriteString(h, "hakube config-checksum key\x00")
+	for _, v := range []string{
+		s.MQTTHomeAssistant.Password, s.MQTTZigbee2MQTT.Password, s.MQTTNodeRED.Password,
+		s.PostgreSQLPassword, s.NodeREDPassword, s.NodeREDCredentialSecret, s.ESPHomePassword,
+		s.Zigbee2MQTTAuthToken, string(s.ZigbeeNetworkKey[:]), s.DatabaseURL,
+	} {
+		io.WriteString(h, v)
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
 }
 
 // check reports missing secrets that cfg needs, without revealing values.

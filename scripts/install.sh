@@ -17,7 +17,8 @@
 #                               a version: URL/download/VERSION/ASSET
 #                             ASSET is hakube-linux-<amd64|arm64|armv7> or sha256sums.txt (sha256sum
 #                             format). The binary is refused unless its sha256 matches its entry.
-#                             Over plain http the checksum only guards against corruption.
+#                             https only (curl refuses any other protocol, redirects included);
+#                             plain http only to a mirror on this machine (127.0.0.1, localhost).
 #   HAKUBE_BIN_DIR=DIR[:DIR]  where to install; the first candidate that is (or can be made) a
 #                             writable directory wins (default: /usr/local/bin:/opt/bin, so /opt/bin
 #                             when /usr/local/bin is read-only)
@@ -42,6 +43,14 @@ hk_fatal() {
 hk_setup_env() {
 	HK_URL=${HAKUBE_DOWNLOAD_URL:-https://github.com/hakube/hakube/releases}
 	HK_URL=${HK_URL%/}
+	# The checksums come from the same place as the binary: over plain http
+	# anyone on the path could replace both.
+	case $HK_URL in
+	*@* | *[!A-Za-z0-9._~:/%+-]*) hk_fatal "HAKUBE_DOWNLOAD_URL='$HK_URL' is not a plain https:// URL (no user info, no spaces)" ;;
+	https://?*) HK_PROTO='=https' ;;
+	http://127.0.0.1[:/]* | http://localhost[:/]*) HK_PROTO='=http' ;;
+	*) hk_fatal "HAKUBE_DOWNLOAD_URL='$HK_URL' must be https:// (plain http:// only to a mirror on this machine: 127.0.0.1 or localhost)" ;;
+	esac
 	HK_VERSION=${HAKUBE_VERSION:-latest}
 	case $HK_VERSION in
 	'' | *[!A-Za-z0-9._+-]*) hk_fatal "HAKUBE_VERSION='$HK_VERSION' is not a release name (like v1.2.3, or latest)" ;;
@@ -49,6 +58,9 @@ hk_setup_env() {
 	*) HK_BASE=$HK_URL/download/$HK_VERSION ;;
 	esac
 	HK_SCRIPT_URL=$HK_URL/latest/download/install.sh
+	# Seconds to connect, and for a whole download (tens of MB on a slow link).
+	HK_CONNECT_TIMEOUT=20
+	HK_MAX_TIME=900
 	HK_SKIP_INSTALL=${HAKUBE_SKIP_INSTALL:-}
 	HK_BIN_DIRS=${HAKUBE_BIN_DIR:-/usr/local/bin:/opt/bin}
 	# Read once; hakube itself has no use for them.
@@ -81,6 +93,13 @@ hk_setup_tools() {
 		HK_GET=curl
 	elif command -v wget >/dev/null 2>&1; then
 		HK_GET=wget
+		# GNU wget and most BusyBox builds take -T; a BusyBox built without it crashes on it.
+		HK_WGET_HELP=$(wget --help 2>&1) || true
+		case $HK_WGET_HELP in
+		*BusyBox*"-T SEC"* | *"-T,"*) HK_WGET_TIMEOUT=1 ;;
+		*BusyBox*) HK_WGET_TIMEOUT= ;;
+		*) HK_WGET_TIMEOUT=1 ;;
+		esac
 	else
 		hk_fatal "neither curl nor wget is installed: install one of them"
 	fi
@@ -105,11 +124,12 @@ hk_sha256() {
 	printf '%s\n' "${HK_SUM%% *}"
 }
 
-# hk_download URL FILE
+# hk_download URL FILE: over HK_PROTO only (curl: redirects too); never hangs forever.
 hk_download() {
 	case $HK_GET in
-	curl) curl -fsSL -o "$2" "$1" ;;
-	wget) wget -q -O "$2" "$1" ;;
+	curl) curl -fsSL --proto "$HK_PROTO" --proto-redir "$HK_PROTO" --connect-timeout "$HK_CONNECT_TIMEOUT" --max-time "$HK_MAX_TIME" -o "$2" "$1" ;;
+	# wget has no protocol pin for redirects; -T bounds every network wait.
+	wget) wget -q ${HK_WGET_TIMEOUT:+-T "$HK_CONNECT_TIMEOUT"} -O "$2" "$1" ;;
 	esac || {
 		rm -f "$2"
 		hk_fatal "could not download $1"
@@ -142,7 +162,8 @@ hk_setup_bin_dir() {
 hk_setup_tmp() {
 	HK_TMP=$(mktemp -d 2>/dev/null || mktemp -d -t hakube.XXXXXX) || hk_fatal "mktemp -d failed"
 	[ -d "$HK_TMP" ] || hk_fatal "mktemp -d failed"
-	trap 'rm -rf "$HK_TMP"' EXIT
+	HK_NEW=
+	trap 'rm -rf "$HK_TMP"; [ -z "$HK_NEW" ] || $HK_SUDO rm -f "$HK_NEW"' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
@@ -181,9 +202,13 @@ hk_install_binary() {
 	hk_info "Verified sha256 $HK_GOT"
 	chmod 755 "$HK_TMP/hakube"
 	# Copy next to the target, then rename: atomic, and safe while an old hakube is running.
-	$HK_SUDO cp "$HK_TMP/hakube" "$HK_BIN_DIR/.hakube.new" || hk_fatal "could not write to $HK_BIN_DIR"
-	$HK_SUDO chmod 755 "$HK_BIN_DIR/.hakube.new"
-	$HK_SUDO mv -f "$HK_BIN_DIR/.hakube.new" "$HK_BIN" || hk_fatal "could not install $HK_BIN"
+	# mktemp creates a new file under a name nobody can guess: a symlink planted in the
+	# directory is never written through.
+	HK_NEW=$($HK_SUDO mktemp "$HK_BIN_DIR/.hakube.XXXXXXXXXX") || hk_fatal "could not write to $HK_BIN_DIR"
+	$HK_SUDO cp "$HK_TMP/hakube" "$HK_NEW" || hk_fatal "could not write to $HK_BIN_DIR"
+	$HK_SUDO chmod 755 "$HK_NEW"
+	$HK_SUDO mv -f "$HK_NEW" "$HK_BIN" || hk_fatal "could not install $HK_BIN"
+	HK_NEW=
 	HK_FRESH=1
 }
 

@@ -197,6 +197,8 @@ func (c *Cluster) RestConfig() *rest.Config {
 // claims maps claim names to sizes such as "1Gi". A StatefulSet's claim
 // template T of StatefulSet S gives claims "T-S-0", "T-S-1", ...
 // It must be called from the test goroutine.
+// Claims map a claim's name to its size, or to SIZE@CLASS when its
+// StorageClass is not local-path.
 func (c *Cluster) CreatePVs(ns string, claims map[string]string) {
 	c.t.Helper()
 	args := []string{"pv", c.Dir, ns}

@@ -209,7 +209,7 @@ hk_served() {
 
 # Nothing was installed and the temp dir was cleaned.
 hk_assert_nothing_installed() {
-	if [ -e "$HK_BIN_DIR/hakube" ] || [ -e "$HK_BIN_DIR/.hakube.new" ]; then
+	if [ -e "$HK_BIN_DIR/hakube" ] || [ -n "$(find "$HK_BIN_DIR" -name '.hakube.*' 2>/dev/null)" ]; then
 		echo "installed anyway: $(ls -la "$HK_BIN_DIR")"
 		return 1
 	fi

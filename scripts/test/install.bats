@@ -135,8 +135,9 @@ setup() { hk_setup; }
 	echo "$output"
 	[ "$status" -eq 0 ]
 	hk_assert_output_has "Running: sudo hakube install --config site.yaml --yes"
-	grep -q "^sudo cp .*/hakube $HK_BIN_DIR/.hakube.new\$" "$HK_STUB_LOG"
-	grep -q "^sudo mv -f $HK_BIN_DIR/.hakube.new $HK_BIN_DIR/hakube\$" "$HK_STUB_LOG"
+	grep -q "^sudo mktemp $HK_BIN_DIR/.hakube.XXXXXXXXXX\$" "$HK_STUB_LOG"
+	grep -q "^sudo cp .*/hakube $HK_BIN_DIR/.hakube.[A-Za-z0-9]\{10\}\$" "$HK_STUB_LOG"
+	grep -q "^sudo mv -f $HK_BIN_DIR/.hakube.[A-Za-z0-9]\{10\} $HK_BIN_DIR/hakube\$" "$HK_STUB_LOG"
 	grep -qx "sudo notty install --config site.yaml --yes" "$HK_FAKE_LOG"
 }
 
@@ -299,4 +300,70 @@ setup() { hk_setup; }
 	[ "$status" -eq 1 ]
 	hk_assert_output_has "is not a release name"
 	[ -z "$(hk_served .)" ]
+}
+
+@test "a symlink planted in the bin dir is never written through" {
+	mkdir -p "$HK_BIN_DIR"
+	echo keep >"$HK_T/victim"
+	ln -s "$HK_T/victim" "$HK_BIN_DIR/.hakube.new"
+	ln -s "$HK_T/victim" "$HK_BIN_DIR/.hakube.tmp"
+	HK_ENV=(HAKUBE_DOWNLOAD_URL="$HK_URL/fake" HAKUBE_SKIP_INSTALL=1)
+	hk_run
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$HK_T/victim")" = keep ]
+	cmp "$HK_BIN_DIR/hakube" "$BATS_FILE_TMPDIR/www/fake/latest/download/hakube-linux-$HK_ARCH"
+	# Nothing but the binary and the planted links: no temporary file left.
+	[ "$(find "$HK_BIN_DIR" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ')" = ".hakube.new .hakube.tmp hakube " ]
+}
+
+@test "a failed copy leaves no temporary file in the bin dir" {
+	[ "${HK_SH[0]}" != busybox ] || skip "BusyBox sh runs its own applets, not stubs on PATH (checked under dash)"
+	hk_stub_id 1000
+	# shellcheck disable=SC2016 # expanded by the stub
+	hk_stub sudo 'case $1 in cp) exit 1 ;; esac; HK_VIA_SUDO=1 exec "$@"'
+	HK_ENV=(HAKUBE_DOWNLOAD_URL="$HK_URL/fake" HAKUBE_SKIP_INSTALL=1)
+	hk_run
+	echo "$output"
+	[ "$status" -eq 1 ]
+	hk_assert_output_has "could not write to $HK_BIN_DIR"
+	hk_assert_nothing_installed
+}
+
+@test "plain http to another host is refused before any download" {
+	for url in http://example.invalid/releases "http://127.0.0.1:1@example.invalid/releases" ftp://example.invalid/x "http://127.0.0.1.example.invalid/x"; do
+		HK_ENV=(HAKUBE_DOWNLOAD_URL="$url")
+		hk_stub curl 'exit 7'
+		hk_run
+		echo "$output"
+		[ "$status" -eq 1 ]
+		hk_assert_output_has "HAKUBE_DOWNLOAD_URL='$url'"
+		hk_assert_nothing_installed
+	done
+	[ ! -s "$HK_STUB_LOG" ] || { cat "$HK_STUB_LOG"; false; }
+	[ -z "$(hk_served .)" ]
+}
+
+@test "curl: https only, redirects too, with connect and total timeouts" {
+	hk_stub curl 'exit 7'
+	HK_ENV=(HAKUBE_DOWNLOAD_URL="https://127.0.0.1:9/releases")
+	hk_run
+	echo "$output"
+	[ "$status" -eq 1 ]
+	grep -q -- "^curl -fsSL --proto =https --proto-redir =https --connect-timeout 20 --max-time 900 -o " "$HK_STUB_LOG" || { cat "$HK_STUB_LOG"; false; }
+	# A loopback mirror may be plain http, and still nothing else.
+	: >"$HK_STUB_LOG"
+	HK_ENV=(HAKUBE_DOWNLOAD_URL="http://localhost:9/releases")
+	hk_run
+	grep -q -- "^curl -fsSL --proto =http --proto-redir =http --connect-timeout 20 --max-time 900 " "$HK_STUB_LOG" || { cat "$HK_STUB_LOG"; false; }
+}
+
+@test "wget: a timeout on every network wait" {
+	[ "${HK_SH[0]}" != busybox ] || skip "BusyBox sh runs its own wget applet, not a stub on PATH (checked under dash)"
+	HK_BOX=wget-only
+	hk_stub wget 'exit 4'
+	HK_ENV=(HAKUBE_DOWNLOAD_URL="https://127.0.0.1:9/releases")
+	hk_run
+	[ "$status" -eq 1 ]
+	grep -q -- "^wget -q -T 20 -O " "$HK_STUB_LOG" || { cat "$HK_STUB_LOG"; false; }
 }

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/installer"
 	"github.com/hakube/hakube/internal/testcluster"
+	"github.com/hakube/hakube/manifests"
 )
 
 // runCLI runs hakube's commands in-process, as the binary would.
@@ -34,7 +34,7 @@ func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stder
 func TestE2ECLI(t *testing.T) {
 	cfg := config.Defaults(config.ProfileEdge)
 	cl := testcluster.Start(t, testcluster.Options{PollInterval: 2 * time.Second})
-	cl.CreatePVs(cfg.Namespace, claimsFor(t, cfg))
+	createPVs(cl, claimsFor(t, cfg))
 	state := filepath.Join(t.TempDir(), "state")
 	global := []string{"--data-dir", cl.DataDir, "--kubeconfig", cl.Kubeconfig, "--state-dir", state}
 	args := func(a ...string) []string { return append(append([]string{}, a...), global...) }
@@ -126,16 +126,30 @@ func emptyRoot(t *testing.T) string {
 	return root
 }
 
-// claimsFor lists the claims cfg renders with their sizes, from the plan.
-func claimsFor(t *testing.T, cfg config.Config) map[string]string {
+// claimsFor lists the claims cfg renders by namespace, each claim's value
+// SIZE@CLASS, so the test cluster can pre-bind PVs.
+func claimsFor(t *testing.T, cfg config.Config) map[string]map[string]string {
 	t.Helper()
-	in := &installer.Installer{DataDir: t.TempDir(), State: installer.StateDir{Path: t.TempDir()}}
-	p, err := in.Plan(context.Background(), cfg, installer.PlanOptions{Placeholders: true})
+	files, err := manifests.Render(&cfg, installer.PlaceholderSecrets(), manifests.Options{})
 	require.NoError(t, err)
-	out := map[string]string{}
-	for _, v := range p.Volumes {
-		out[v.Claim] = v.Size
+	out := map[string]map[string]string{}
+	for _, f := range files {
+		claims, err := manifests.ParseClaims(f.Content)
+		require.NoError(t, err)
+		for _, c := range claims {
+			if out[c.Namespace] == nil {
+				out[c.Namespace] = map[string]string{}
+			}
+			out[c.Namespace][c.Name] = c.Size + "@" + c.StorageClass
+		}
 	}
 	require.NotEmpty(t, out)
 	return out
+}
+
+// createPVs pre-binds a PV to every claim of claims.
+func createPVs(cl *testcluster.Cluster, claims map[string]map[string]string) {
+	for ns, c := range claims {
+		cl.CreatePVs(ns, c)
+	}
 }

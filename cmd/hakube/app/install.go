@@ -24,6 +24,7 @@ type installOptions struct {
 	k3sInstallURL string
 	regenerate    bool
 	root          string
+	accessible    bool // wizard: plain prompts (wizard.go)
 }
 
 func newInstallCommand(g *globals, s Streams) *cobra.Command {
@@ -43,9 +44,13 @@ Settings: the profile's defaults, adjusted to the detected hardware, then the
 flags file, HAKUBE_* variables and flags. A later run with no --config starts
 from the configuration saved by the previous install.
 
-Without --yes, hakube shows the plan and asks before changing anything; with
-no terminal, --yes is required.`,
-		Example: `  sudo hakube install                                  # asks, then installs the edge profile
+Without --yes or --config, on a terminal, a wizard shows what was found on this
+machine, asks what to install and how Home Assistant is reached, shows the plan,
+and follows the install (--accessible, or TERM=dumb: plain numbered prompts that
+also read answers from a pipe). With --config and no --yes, hakube shows the plan
+and asks. With no terminal, --yes is required.`,
+		Example: `  sudo hakube install                                  # the wizard
+  sudo hakube install --accessible < answers.txt      # the wizard as plain prompts
   sudo hakube install --config site.yaml --yes         # unattended
   sudo hakube install --yes --zigbee-device /dev/serial/by-id/usb-…-if00 --zigbee-adapter ember
   sudo hakube install --yes --install-k3s              # installs k3s first
@@ -62,6 +67,7 @@ no terminal, --yes is required.`,
 	f.DurationVar(&o.timeout, "timeout", 15*time.Minute, "how long to wait for Home Assistant to become Ready")
 	f.StringVar(&o.k3sInstallURL, "k3s-install-url", envOr(g.environ, "HAKUBE_K3S_INSTALL_URL", installer.K3sInstallURL), "where the k3s installer is downloaded from (https only)")
 	f.BoolVar(&o.regenerate, "regenerate-credentials", false, "make new credentials although an install exists without its credentials file (every device must be paired again)")
+	f.BoolVar(&o.accessible, "accessible", false, "the wizard as plain numbered prompts that also read answers from a pipe (also with TERM=dumb)") // wizard
 	f.StringVar(&o.root, "root", "/", "root of the system to inspect for hardware (for tests and images)")
 	_ = f.MarkHidden("root")
 	config.AddFlags(f)
@@ -71,6 +77,9 @@ no terminal, --yes is required.`,
 func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if wantsWizard(g, o) { // wizard: neither --yes, --config nor --output json (wizard.go)
+		return runInstallWizard(cmd, g, s, o)
+	}
 	out := cmd.OutOrStdout()
 	if !o.yes && !g.json() && !isTerminal(s.In) {
 		return usagef("no terminal to ask on: pass --yes to install unattended (and --config FILE for your settings)")

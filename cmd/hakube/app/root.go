@@ -113,6 +113,7 @@ rejected a manifest or a workload failed, 5 timed out waiting.`,
 			}
 			return nil
 		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return g.validate()
 		},
@@ -141,6 +142,9 @@ rejected a manifest or a workload failed, 5 timed out waiting.`,
 		newUpgradeCommand(g, s),
 		newUninstallCommand(g, s),
 		newCredentialsCommand(g),
+		newBackupCommand(g),
+		newRestoreCommand(g, s),
+		newDoctorCommand(g),
 	)
 	return root
 }

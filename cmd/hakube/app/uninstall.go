@@ -39,6 +39,11 @@ func runUninstall(cmd *cobra.Command, g *globals, s Streams, o *uninstallOptions
 	if err != nil {
 		return err
 	}
+	if !o.purge && !o.yes && !g.json() && isTerminal(s.In) && installed { // wizard: say what is kept (wizard.go)
+		if !confirmUninstall(s.In, out, cfg.Namespace, g.stateDir) {
+			return errCancelled
+		}
+	}
 	if o.purge && !o.yes {
 		if !isTerminal(s.In) {
 			return usagef("--purge deletes every volume: pass --yes to confirm without a terminal")

@@ -194,7 +194,7 @@ func (a *applier) prune(ctx context.Context, gvk schema.GroupVersionKind, hash s
 	var errs []error
 	for _, item := range list.Items {
 		key := objectKey{gvk: gvk, namespace: item.GetNamespace(), name: item.GetName()}
-		if desired[key] || !ownedBy(&item, owner) {
+		if desired[key] || !ownedBy(&item, owner) || !prunable(&item) {
 			continue
 		}
 		var ri dynamic.ResourceInterface = res
@@ -208,6 +208,14 @@ func (a *applier) prune(ctx context.Context, gvk schema.GroupVersionKind, hash s
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// LabelNoPrune set to "false" keeps an object from ever being pruned, as
+// wrangler's apply (pkg/apply/desiredset_process.go, shouldPrune) does.
+const LabelNoPrune = "objectset.rio.cattle.io/prune"
+
+func prunable(obj *unstructured.Unstructured) bool {
+	return obj.GetLabels()[LabelNoPrune] != "false"
 }
 
 func ownedBy(obj *unstructured.Unstructured, owner map[string]string) bool {

@@ -10,6 +10,7 @@ import (
 
 	k3sv1 "github.com/k3s-io/api/k3s.cattle.io/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 func TestSetOwnerMetadata(t *testing.T) {
@@ -52,5 +53,17 @@ func TestSetOwnerMetadata(t *testing.T) {
 	}
 	if _, stale := md["annotations"].(map[string]any)[AnnotationApplied]; stale {
 		t.Error("applied annotation nests the previous applied annotation")
+	}
+}
+
+func TestNoPruneLabelKeepsAnObject(t *testing.T) {
+	obj := &unstructured.Unstructured{}
+	obj.SetLabels(map[string]string{"a": "b"})
+	if !prunable(obj) {
+		t.Error("an object without the label is prunable")
+	}
+	obj.SetLabels(map[string]string{LabelNoPrune: "false"})
+	if prunable(obj) {
+		t.Error(`an object labelled prune: "false" must never be pruned`)
 	}
 }

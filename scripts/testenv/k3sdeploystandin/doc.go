@@ -19,7 +19,8 @@
 //     everything again;
 //   - applied objects carry wrangler's objectset annotations and hash label
 //     naming the Addon as owner; objects removed from a file are pruned on the
-//     next successful apply of that file; deleting a file deletes nothing;
+//     next successful apply of that file, except objects labelled
+//     objectset.rio.cattle.io/prune: "false"; deleting a file deletes nothing;
 //   - after a successful apply, spec.checksum and the addon.k3s.cattle.io/gvks
 //     annotation are set;
 //   - events on the Addon come from component "deploy": ApplyingManifest,

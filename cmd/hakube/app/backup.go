@@ -1,0 +1,167 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hakube/hakube/installer"
+)
+
+type backupOptions struct {
+	to      string
+	timeout time.Duration
+}
+
+func newBackupCommand(g *globals) *cobra.Command {
+	o := &backupOptions{}
+	cmd := &cobra.Command{
+		Use:   "backup now|list|pull",
+		Short: "Run, list and copy off the node the nightly backups",
+		Long: `Every night the backup job writes one archive of Home Assistant's configuration
+and database, the PostgreSQL dump when bundled, Zigbee2MQTT's network and device
+data, Node-RED's flows and credentials, ESPHome's configurations and hakube's own
+settings and credentials. Archives are in the backups volume and, with
+backup-copy-dir, on a second disk. An archive holds every credential: keep
+copies root-only.
+
+  hakube backup now           run the backup job at once and follow it
+  hakube backup list          archives with date, size, contents and where they are
+  hakube backup pull [--to F] copy the newest (or a named) archive off the node`,
+	}
+	now := &cobra.Command{
+		Use:   "now",
+		Short: "Run the backup job at once and follow it",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, _, err := g.state().SavedOrDefault()
+			if err != nil {
+				return err
+			}
+			sess := g.session(cmd.ErrOrStderr(), "/")
+			c, err := sess.MustConnect(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := installer.BackupNow(cmd.Context(), c, sess.Report, cfg.Namespace, o.timeout)
+			if err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Backup written: %s (job %s)\n", res.Archive, res.Job)
+			return nil
+		},
+	}
+	now.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to wait for the job")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List archives with date, size, contents and where they are (each is checked)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			archives, err := backupList(g)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.json() {
+				return writeJSON(out, archives)
+			}
+			if len(archives) == 0 {
+				fmt.Fprintln(out, "No backups yet: run 'sudo hakube backup now'.")
+				return nil
+			}
+			for _, a := range archives {
+				state := "good"
+				if !a.Good {
+					state = "DAMAGED: " + a.Problem
+				}
+				fmt.Fprintf(out, "%s  %9s  %-30s  %s\n  %s  %v  %s\n", a.Time.Local().Format("2006-01-02 15:04"), humanSize(a.Size), a.Name, a.Where, a.Path, a.Contents, state)
+			}
+			return nil
+		},
+	}
+	pull := &cobra.Command{
+		Use:   "pull [ARCHIVE] [--to FILE]",
+		Short: "Copy an archive (default: the newest good one) off the node, checked, mode 0600",
+		Args:  func(cmd *cobra.Command, args []string) error { return asUsage(cobra.MaximumNArgs(1)(cmd, args)) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			src := ""
+			if len(args) == 1 {
+				src = args[0]
+				if filepath.Base(src) == src {
+					archives, err := backupList(g)
+					if err != nil {
+						return err
+					}
+					for _, a := range archives {
+						if a.Name == src {
+							src = a.Path
+							break
+						}
+					}
+				}
+			} else {
+				archives, err := backupList(g)
+				if err != nil {
+					return err
+				}
+				for _, a := range archives {
+					if a.Good {
+						src = a.Path
+						break
+					}
+				}
+				if src == "" {
+					return errors.New("no good backup to pull: run 'sudo hakube backup now' first")
+				}
+			}
+			dest := o.to
+			if dest == "" {
+				dest = filepath.Base(src)
+			}
+			if err := installer.PullBackup(src, dest); err != nil {
+				return err
+			}
+			if g.json() {
+				return writeJSON(cmd.OutOrStdout(), map[string]string{"from": src, "to": dest})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s (checked; it holds every credential: keep it private).\n", src, dest)
+			return nil
+		},
+	}
+	pull.Flags().StringVar(&o.to, "to", "", "file to write (default: the archive's name in the current directory)")
+	cmd.AddCommand(now, list, pull)
+	return cmd
+}
+
+// backupList reads the archives on the host: the backups volume under
+// k3s's storage, backup-copy-dir, and those kept after a purge.
+func backupList(g *globals) ([]installer.BackupArchive, error) {
+	cfg, _, err := g.state().SavedOrDefault()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(g.dataDir); err != nil {
+		return nil, fmt.Errorf("%w: k3s's data directory %s: %w: pass --data-dir", installer.ErrPreflight, g.dataDir, err)
+	}
+	return installer.ListBackups(installer.BackupLocations(g.dataDir, cfg.Namespace, cfg.BackupCopyDir))
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package hwdetect
+
+func kernelClockSynced() (synced, ok bool) { return false, false }

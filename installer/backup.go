@@ -1,0 +1,361 @@
+package installer
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// BackupManifest is MANIFEST.json, the last member of every archive the
+// backup job writes.
+type BackupManifest struct {
+	Format            int                       `json:"format"`
+	Created           string                    `json:"created"`
+	CreatedUnix       int64                     `json:"created_unix"`
+	HakubeVersion     string                    `json:"hakube_version"`
+	ComponentVersions map[string]string         `json:"component_versions"`
+	Contents          []string                  `json:"contents"`
+	Files             []BackupFile              `json:"files"`
+	Databases         map[string]BackupDatabase `json:"databases"`
+}
+
+// BackupFile is one archived file (or symbolic link, when Link is set).
+type BackupFile struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	Mode   uint32 `json:"mode"`
+	UID    int    `json:"uid"`
+	GID    int    `json:"gid"`
+	Link   string `json:"link,omitempty"`
+}
+
+// BackupDatabase is a database copied through its own backup interface,
+// with the rows of each table as the copy holds them.
+type BackupDatabase struct {
+	Engine string           `json:"engine"`
+	Rows   map[string]int64 `json:"rows"`
+}
+
+const manifestName = "MANIFEST.json"
+
+// archiveNameRE matches the names of complete archives; a run that was
+// killed leaves only a dotfile ending in .partial.
+var archiveNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.tar\.gz$`)
+
+// ErrBadArchive wraps every reason an archive is refused; it is bad input.
+var ErrBadArchive = fmt.Errorf("%w: the archive is damaged or incomplete", ErrBadInput)
+
+// VerifyArchive reads the whole archive and checks every member against the
+// manifest: same set of files, same sizes, same sha256. It returns the
+// manifest of a good archive; any problem wraps ErrBadArchive.
+func VerifyArchive(file string) (*BackupManifest, error) {
+	return walkArchive(file, nil)
+}
+
+// walkArchive verifies file and, when each is set, hands every member
+// (after its own checks) to it. Data is only handed over verified: each
+// member's content is hashed while each reads it, and a mismatch fails.
+func walkArchive(file string, each func(h *tar.Header, r io.Reader) error) (*BackupManifest, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrBadArchive, file, fmt.Sprintf(format, a...))
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("open backup: %w", err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, bad("not a gzip file (%v)", err)
+	}
+	tr := tar.NewReader(gz)
+	type seen struct {
+		size int64
+		sum  string
+		link string
+	}
+	got := map[string]seen{}
+	var man *BackupManifest
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, bad("cut short (%v)", err)
+		}
+		if man != nil {
+			return nil, bad("%s follows the manifest", h.Name)
+		}
+		if err := checkMemberName(h.Name); err != nil {
+			return nil, bad("%v", err)
+		}
+		if h.Name == manifestName {
+			data, err := io.ReadAll(io.LimitReader(tr, 64<<20))
+			if err != nil {
+				return nil, bad("manifest cut short (%v)", err)
+			}
+			man = &BackupManifest{}
+			if err := json.Unmarshal(data, man); err != nil {
+				return nil, bad("manifest is not valid JSON (%v)", err)
+			}
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeReg:
+			hs := sha256.New()
+			r := io.TeeReader(tr, hs)
+			if each != nil {
+				if err := each(h, r); err != nil {
+					return nil, err
+				}
+			}
+			n, err := io.Copy(io.Discard, r) // whatever each left unread
+			if err != nil {
+				return nil, bad("%s cut short (%v)", h.Name, err)
+			}
+			_ = n
+			got[h.Name] = seen{size: h.Size, sum: hex.EncodeToString(hs.Sum(nil))}
+		case tar.TypeSymlink:
+			got[h.Name] = seen{link: h.Linkname}
+			if each != nil {
+				if err := each(h, nil); err != nil {
+					return nil, err
+				}
+			}
+		case tar.TypeDir:
+			if each != nil {
+				if err := each(h, nil); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			return nil, bad("%s has an unsupported type %q", h.Name, h.Typeflag)
+		}
+	}
+	// The gzip trailer (length and CRC) is only checked at the very end.
+	if _, err := io.Copy(io.Discard, gz); err != nil {
+		return nil, bad("cut short (%v)", err)
+	}
+	if man == nil {
+		return nil, bad("no %s: the backup did not finish", manifestName)
+	}
+	for _, mf := range man.Files {
+		g, ok := got[mf.Path]
+		switch {
+		case !ok:
+			return nil, bad("%s is in the manifest but not in the archive", mf.Path)
+		case mf.Link != "" && g.link != mf.Link:
+			return nil, bad("%s: link target differs from the manifest", mf.Path)
+		case mf.Link == "" && (g.size != mf.Size || g.sum != mf.SHA256):
+			return nil, bad("%s: size or sha256 differs from the manifest", mf.Path)
+		}
+		delete(got, mf.Path)
+	}
+	for name := range got {
+		return nil, bad("%s is not in the manifest", name)
+	}
+	return man, nil
+}
+
+// checkMemberName refuses absolute names and names that climb out.
+func checkMemberName(name string) error {
+	clean := path.Clean(name)
+	if name == "" || path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") || clean != strings.TrimSuffix(name, "/") {
+		return fmt.Errorf("member %q has an unsafe name", name)
+	}
+	return nil
+}
+
+// BackupLocation is one directory archives are kept in.
+type BackupLocation struct {
+	// Where says what it is: "backups volume" or "copy".
+	Where string `json:"where"`
+	Dir   string `json:"dir"`
+}
+
+// BackupArchive is one archive found by ListBackups.
+type BackupArchive struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	Where    string    `json:"where"`
+	Time     time.Time `json:"time"`
+	Size     int64     `json:"size"`
+	Good     bool      `json:"good"`
+	Problem  string    `json:"problem,omitempty"`
+	Contents []string  `json:"contents,omitempty"`
+	Version  string    `json:"hakube_version,omitempty"`
+}
+
+// BackupsVolumeDir finds the backups volume on the host: k3s's local-path
+// provisioner keeps each volume in <data-dir>/storage/<pv>_<namespace>_<claim>.
+func BackupsVolumeDir(dataDir, namespace string) (string, error) {
+	return LocalVolumeDir(dataDir, namespace, "home-assistant-backups-0")
+}
+
+// LocalVolumeDir finds a local-path volume's directory on the host.
+func LocalVolumeDir(dataDir, namespace, claim string) (string, error) {
+	storage := filepath.Join(dataDir, "storage")
+	matches, err := filepath.Glob(filepath.Join(storage, "*_"+namespace+"_"+claim))
+	if err != nil {
+		return "", err
+	}
+	var dirs []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			dirs = append(dirs, m)
+		}
+	}
+	switch len(dirs) {
+	case 0:
+		return "", fmt.Errorf("no volume for claim %s/%s under %s: is k3s's local-path storage in use, and --data-dir right?", namespace, claim, storage)
+	case 1:
+		return dirs[0], nil
+	}
+	return "", fmt.Errorf("%d volumes for claim %s/%s under %s (%s): remove the stale one after checking its content", len(dirs), namespace, claim, storage, strings.Join(dirs, ", "))
+}
+
+// ListBackups lists the archives in every location, newest first. Every
+// archive is read in full and checked against its manifest: Good is true
+// only for one that restore would accept. A location that does not exist
+// is skipped.
+func ListBackups(locs []BackupLocation) ([]BackupArchive, error) {
+	var out []BackupArchive
+	for _, loc := range locs {
+		entries, err := os.ReadDir(loc.Dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list backups in %s: %w", loc.Dir, err)
+		}
+		for _, e := range entries {
+			m := archiveNameRE.FindStringSubmatch(e.Name())
+			if m == nil || !e.Type().IsRegular() {
+				continue
+			}
+			a := BackupArchive{Name: e.Name(), Path: filepath.Join(loc.Dir, e.Name()), Where: loc.Where}
+			a.Time, _ = time.Parse("20060102T150405Z", m[1])
+			if fi, err := e.Info(); err == nil {
+				a.Size = fi.Size()
+			}
+			man, err := VerifyArchive(a.Path)
+			if err != nil {
+				a.Problem = err.Error()
+			} else {
+				a.Good, a.Contents, a.Version = true, man.Contents, man.HakubeVersion
+			}
+			out = append(out, a)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.After(out[j].Time) })
+	return out, nil
+}
+
+// PullBackup copies archive to dest (a file, written 0600, complete or
+// absent) after checking it; it never overwrites an existing file.
+func PullBackup(archive, dest string) error {
+	if _, err := VerifyArchive(archive); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dest); err == nil {
+		return fmt.Errorf("pull backup: %s exists: give another --to, or remove it first", dest)
+	}
+	src, err := os.Open(archive)
+	if err != nil {
+		return fmt.Errorf("pull backup: %w", err)
+	}
+	defer src.Close()
+	dir := filepath.Dir(dest)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(dest)+".*.partial")
+	if err != nil {
+		return fmt.Errorf("pull backup: %w", describeWriteErr(err))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return fmt.Errorf("pull backup: %w", err)
+	}
+	if _, err := io.Copy(tmp, src); err != nil {
+		return fmt.Errorf("pull backup: %w", describeWriteErr(err))
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("pull backup: %w", describeWriteErr(err))
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("pull backup: %w", err)
+	}
+	if err := os.Link(tmp.Name(), dest); err != nil { // never replaces dest
+		return fmt.Errorf("pull backup: %w", describeWriteErr(err))
+	}
+	os.Remove(tmp.Name())
+	syncDir(dir)
+	ok = true
+	return nil
+}
+
+// KeptBackupsDir is where 'uninstall --purge' moves the archives before the
+// backups volume is deleted: <data-dir>/hakube-backups, outside k3s's
+// storage directory, on the same file system (a rename, not a copy).
+func KeptBackupsDir(dataDir string) string { return filepath.Join(dataDir, "hakube-backups") }
+
+// BackupLocations are every place archives may be: the backups volume, the
+// second destination (copyDir, may be ""), and the archives kept after a
+// purge.
+func BackupLocations(dataDir, namespace, copyDir string) []BackupLocation {
+	var out []BackupLocation
+	if dir, err := BackupsVolumeDir(dataDir, namespace); err == nil {
+		out = append(out, BackupLocation{Where: "backups volume", Dir: dir})
+	}
+	if copyDir != "" {
+		out = append(out, BackupLocation{Where: "backup-copy-dir", Dir: copyDir})
+	}
+	return append(out, BackupLocation{Where: "kept after uninstall --purge", Dir: KeptBackupsDir(dataDir)})
+}
+
+// KeepBackups moves every archive out of the backups volume directory into
+// KeptBackupsDir, so that deleting the volume keeps them. It returns the
+// archives moved.
+func KeepBackups(volumeDir, dataDir string) ([]string, error) {
+	entries, err := os.ReadDir(volumeDir)
+	if err != nil {
+		return nil, fmt.Errorf("keep backups: %w", err)
+	}
+	dest := KeptBackupsDir(dataDir)
+	var moved []string
+	for _, e := range entries {
+		if !archiveNameRE.MatchString(e.Name()) {
+			continue
+		}
+		if err := os.MkdirAll(dest, 0o700); err != nil {
+			return moved, fmt.Errorf("keep backups: %w", describeWriteErr(err))
+		}
+		if err := os.Rename(filepath.Join(volumeDir, e.Name()), filepath.Join(dest, e.Name())); err != nil {
+			return moved, fmt.Errorf("keep backups: move %s: %w", e.Name(), err)
+		}
+		moved = append(moved, filepath.Join(dest, e.Name()))
+	}
+	if len(moved) > 0 {
+		syncDir(dest)
+	}
+	return moved, nil
+}

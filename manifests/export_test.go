@@ -1,0 +1,4 @@
+package manifests
+
+// CheckDocuments exposes checkDocuments to the tests.
+var CheckDocuments = checkDocuments
