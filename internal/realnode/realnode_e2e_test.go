@@ -244,13 +244,17 @@ func defaultProfile(t *testing.T, s *stack) {
 	require.Equal(t, 0, r.code, "install:\n%s", r)
 	t.Logf("install until every pod Ready on the real node: %s", time.Since(start).Round(100*time.Millisecond))
 
-	ha := s.pod(t, "home-assistant-0")
-	for _, c := range ha.Status.ContainerStatuses {
-		assert.True(t, c.Ready, "container %s passed its probes", c.Name)
-	}
-	for _, c := range ha.Status.InitContainerStatuses {
-		require.NotNil(t, c.State.Terminated, "init container %s ran", c.Name)
-		assert.Equal(t, int32(0), c.State.Terminated.ExitCode, "init container %s succeeded", c.Name)
+	pods, err := s.w.kube.CoreV1().Pods(s.ns).List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items)
+	for _, p := range pods.Items {
+		for _, c := range p.Status.ContainerStatuses {
+			assert.True(t, c.Ready, "container %s/%s passed its probes", p.Name, c.Name)
+		}
+		for _, c := range p.Status.InitContainerStatuses {
+			require.NotNil(t, c.State.Terminated, "init container %s/%s ran", p.Name, c.Name)
+			assert.Equal(t, int32(0), c.State.Terminated.ExitCode, "init container %s/%s succeeded", p.Name, c.Name)
+		}
 	}
 
 	// seed-config wrote Home Assistant's files on the volume, as root.
@@ -264,7 +268,8 @@ func defaultProfile(t *testing.T, s *stack) {
 	assert.Contains(t, string(seeded), "packages: !include_dir_named packages")
 
 	// mqtt-config gave Mosquitto its own password file.
-	passwd := filepath.Join(s.w.cl.Dir, "node", "kubelet", "pods", string(ha.UID), "volumes", "kubernetes.io~empty-dir", "mqtt-config", "passwd")
+	mqtt := s.pod(t, "home-assistant-mqtt-0")
+	passwd := filepath.Join(s.w.cl.Dir, "node", "kubelet", "pods", string(mqtt.UID), "volumes", "kubernetes.io~empty-dir", "mqtt-config", "passwd")
 	uid, gid, mode := owner(t, passwd)
 	assert.Equal(t, []uint32{1883, 1883}, []uint32{uid, gid}, "the password file is Mosquitto's")
 	assert.Equal(t, os.FileMode(0o600), mode)
@@ -282,7 +287,7 @@ func defaultProfile(t *testing.T, s *stack) {
 	sec := s.secrets(t)
 	pub := needTool(t, "mosquitto_pub", "mosquitto-clients")
 	sub := needTool(t, "mosquitto_sub", "mosquitto-clients")
-	ip := ha.Status.PodIP
+	ip := mqtt.Status.PodIP
 	require.NotEmpty(t, ip)
 	login := []string{"-h", ip, "-p", "1883", "-u", sec.MQTTHomeAssistant.Username, "-P", sec.MQTTHomeAssistant.Password}
 	out, err := exec.Command(pub, append(login, "-t", "hakube/realnode", "-m", "hello", "-r", "-q", "1")...).CombinedOutput()
@@ -295,7 +300,7 @@ func defaultProfile(t *testing.T, s *stack) {
 	assert.Contains(t, strings.ToLower(string(out)), "not authori", "Mosquitto's reason")
 
 	// The real Node-RED answers on its port.
-	resp, err = http.Get("http://" + ip + ":1880/")
+	resp, err = http.Get("http://" + s.pod(t, "home-assistant-nodered-0").Status.PodIP + ":1880/")
 	require.NoError(t, err)
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -310,11 +315,13 @@ func defaultProfile(t *testing.T, s *stack) {
 	require.NoError(t, err, "%s", out)
 	archive := s.runBackup(t)
 	restored := filepath.Join(t.TempDir(), "restored.db")
-	require.NoError(t, os.WriteFile(restored, archive["./home-assistant_v2.db"], 0o600))
+	require.NotEmpty(t, archive["home-assistant/home-assistant_v2.db"], "the database is in the archive")
+	require.NoError(t, os.WriteFile(restored, archive["home-assistant/home-assistant_v2.db"], 0o600))
 	out, err = exec.Command(sqlite, restored, "SELECT v FROM states").CombinedOutput()
 	require.NoError(t, err, "sqlite3 opens the backed-up database: %s", out)
 	assert.Equal(t, "kept by the backup", strings.TrimSpace(string(out)))
-	assert.NotEmpty(t, archive["./config.tar.gz"], "the configuration is in the archive")
+	assert.NotEmpty(t, archive["home-assistant/configuration.yaml"], "the configuration is in the archive")
+	assert.NotEmpty(t, archive["MANIFEST.json"], "the archive has its manifest")
 
 	s.uninstallKeepsThenPurges(t, []string{"home-assistant-config-0", "home-assistant-mqtt-data-0", "home-assistant-nodered-data-0"})
 }
@@ -464,18 +471,11 @@ func postgreSQLProfile(t *testing.T, s *stack) {
 	assert.Error(t, err, "a wrong password is refused")
 	assert.Contains(t, string(out), "password authentication failed")
 
-	// The backup job also dumps PostgreSQL.
-	s.runBackup(t)
-	dumps, err := filepath.Glob(filepath.Join(s.volumeDir(t, "home-assistant-backups-0"), "hakube-postgresql-*.dump"))
-	require.NoError(t, err)
-	require.NotEmpty(t, dumps, "pg_dump wrote a dump")
-	head := make([]byte, 5)
-	f, err := os.Open(dumps[0])
-	require.NoError(t, err)
-	_, err = io.ReadFull(f, head)
-	f.Close()
-	require.NoError(t, err)
-	assert.Equal(t, "PGDMP", string(head), "a custom-format dump")
+	// The backup job also dumps PostgreSQL (pg_dump from the real server).
+	archive := s.runBackup(t)
+	dump := archive["postgresql/homeassistant.dump"]
+	require.NotEmpty(t, dump, "pg_dump's dump is in the archive")
+	assert.Equal(t, "PGDMP", string(dump[:min(5, len(dump))]), "a custom-format dump")
 
 	s.uninstallKeepsThenPurges(t, []string{"postgresql-data-0", "home-assistant-config-0"})
 }
@@ -519,8 +519,8 @@ func zigbee2mqttNetworked(t *testing.T, s *stack) {
 	uid, _, mode := owner(t, filepath.Join(data, "secret.yaml"))
 	assert.Equal(t, uint32(0), uid)
 	assert.Equal(t, os.FileMode(0o600), mode, "the secrets file is 0600 whatever the Secret's mode")
-	ha := s.pod(t, "home-assistant-0")
-	resp, err := http.Get("http://" + ha.Status.PodIP + ":8080/")
+	z2m := s.pod(t, "home-assistant-zigbee2mqtt-0")
+	resp, err := http.Get("http://" + z2m.Status.PodIP + ":8080/")
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
