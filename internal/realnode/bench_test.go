@@ -95,14 +95,15 @@ func renderedClaims(b *testing.B, s *stack) map[string]string {
 				Kind     string
 				Metadata struct{ Name string }
 				Spec     struct {
-					Resources struct{ Requests map[string]string }
+					StorageClassName string
+					Resources        struct{ Requests map[string]string }
 				}
 			}
 			if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
 				b.Fatalf("%s: %v", f, err)
 			}
 			if o.Kind == "PersistentVolumeClaim" {
-				claims[o.Metadata.Name] = o.Spec.Resources.Requests["storage"]
+				claims[o.Metadata.Name] = o.Spec.Resources.Requests["storage"] + "@" + o.Spec.StorageClassName
 			}
 		}
 	}
