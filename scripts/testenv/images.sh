@@ -283,6 +283,7 @@ build_images() {
 	local dir
 	dir="$CACHE_ROOT/images/$(images_key)"
 	if [[ -f $dir/complete ]]; then
+		touch "$dir/complete" # last use, for pruning
 		echo "$dir"
 		return 0
 	fi
@@ -301,5 +302,19 @@ build_images() {
 	rmdir "$stage"
 	touch "$dir/complete"
 	log "built ${#IMAGES[@]} images in $((SECONDS - start))s ($(du -sh "$dir" | cut -f1))"
+	prune_images
 	echo "$dir"
+}
+
+# prune_images deletes image sets (~530 MiB each) beyond the three used
+# last, unless used in the last two hours (a cluster may still import one).
+prune_images() {
+	local old
+	# shellcheck disable=SC2012 # the names are hex keys
+	while read -r old; do
+		[[ -n $old ]] || continue
+		log "removing the image set ${old%/complete}, not used for two hours"
+		rm -rf "${old%/complete}"
+	done < <(ls -1t "$CACHE_ROOT"/images/*/complete 2>/dev/null | tail -n +4 |
+		while read -r f; do [[ -z $(find "$f" -mmin -120) ]] && echo "$f"; done)
 }
