@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hakube/hakube/config"
@@ -121,4 +122,41 @@ func TestE2ELostCredentialsAreRecoveredNeverRotated(t *testing.T) {
 	fresh, err := state.Secrets()
 	require.NoError(t, err)
 	assert.NotEqual(t, original.ZigbeeNetworkKey, fresh.ZigbeeNetworkKey)
+}
+
+// TestE2EPurgeErasesRetainedData: hakube's StorageClass retains a volume's
+// data when its claim goes, so a purge erases local-path volumes itself;
+// volumes of other provisioners are left alone.
+func TestE2EPurgeErasesRetainedData(t *testing.T) {
+	cfg := config.Defaults(config.ProfileEdge)
+	e := startEnv(t, testcluster.Options{PollInterval: time.Second}, &cfg)
+	ctx := context.Background()
+	_, err := e.installer(3*time.Minute).Install(ctx, cfg)
+	require.NoError(t, err, "events:\n%s", e.events)
+	pvc, err := e.kube.CoreV1().PersistentVolumeClaims(cfg.Namespace).Get(ctx, "home-assistant-config-0", metav1.GetOptions{})
+	require.NoError(t, err)
+	pv, err := e.kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, corev1.PersistentVolumeReclaimRetain, pv.Spec.PersistentVolumeReclaimPolicy)
+	// Make it look like a volume local-path provisioned, as on k3s.
+	if pv.Annotations == nil {
+		pv.Annotations = map[string]string{}
+	}
+	pv.Annotations["pv.kubernetes.io/provisioned-by"] = "rancher.io/local-path"
+	_, err = e.kube.CoreV1().PersistentVolumes().Update(ctx, pv, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	dir := pv.Spec.HostPath.Path
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "home-assistant_v2.db"), []byte("history"), 0o600))
+	other, err := e.kube.CoreV1().PersistentVolumeClaims(cfg.Namespace).Get(ctx, "home-assistant-media-0", metav1.GetOptions{})
+	require.NoError(t, err)
+
+	res, err := e.installer(3*time.Minute).Uninstall(ctx, cfg.Namespace, true)
+	require.NoError(t, err, "events:\n%s", e.events)
+	assert.Equal(t, []string{dir}, res.DataErased)
+	assert.NoDirExists(t, dir, "purge erases the retained data")
+	_, err = e.kube.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the released volume is deleted: %v", err)
+	_, err = e.kube.CoreV1().PersistentVolumes().Get(ctx, other.Spec.VolumeName, metav1.GetOptions{})
+	assert.NoError(t, err, "a volume no local-path provisioner made is left alone")
 }

@@ -31,6 +31,10 @@ type UninstallResult struct {
 	// BackupsKept are the archives a purge moved out of the backups volume
 	// (to KeptBackupsDir) before deleting it: backups outlive a purge.
 	BackupsKept []string `json:"backups_kept,omitempty"`
+	// DataErased are the volume directories a purge deleted; DataElsewhere
+	// those it could not reach (on another node).
+	DataErased    []string `json:"data_erased,omitempty"`
+	DataElsewhere []string `json:"data_elsewhere,omitempty"`
 }
 
 // Uninstall removes our manifest files first (so k3s cannot re-create
@@ -84,6 +88,14 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 	}
 	// The radio's workload lives in a namespace of its own.
 	for _, ns := range []string{namespace, namespace + "-radio"} {
+		// A purge erases the data too: hakube's class retains it when a
+		// claim goes, so note the volumes before their claims disappear.
+		var vols []retained
+		if purge {
+			if vols, err = retainedVolumes(ctx, c, ns); err != nil {
+				return res, err
+			}
+		}
 		deleted, err := deleteOurObjects(ctx, c, ns, "", purge)
 		res.ObjectsDeleted = append(res.ObjectsDeleted, deleted...)
 		if err != nil {
@@ -98,6 +110,12 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 			}
 		}
 		if err := waitGone(ctx, c, ns, purge); err != nil {
+			return res, err
+		}
+		erased, elsewhere, err := eraseRetained(ctx, c, vols)
+		res.DataErased = append(res.DataErased, erased...)
+		res.DataElsewhere = append(res.DataElsewhere, elsewhere...)
+		if err != nil {
 			return res, err
 		}
 	}

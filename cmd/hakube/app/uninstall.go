@@ -79,6 +79,12 @@ func runUninstall(cmd *cobra.Command, g *globals, s Streams, o *uninstallOptions
 		return writeJSON(out, res)
 	}
 	fmt.Fprintf(out, "Removed %d files, %d Addons and %d objects.\n", len(res.FilesRemoved), len(res.AddonsRemoved), len(res.ObjectsDeleted))
+	if len(res.DataErased) > 0 {
+		fmt.Fprintf(out, "Erased the data of %d volumes.\n", len(res.DataErased))
+	}
+	if len(res.DataElsewhere) > 0 {
+		fmt.Fprintf(out, "Not reachable from this host, erase them on their node: %s\n", strings.Join(res.DataElsewhere, ", "))
+	}
 	if len(res.VolumesKept) > 0 {
 		fmt.Fprintf(out, "Kept %d volumes (%s) and the credentials in %s: 'hakube uninstall --purge' deletes them.\n",
 			len(res.VolumesKept), strings.Join(res.VolumesKept, ", "), g.stateDir)
