@@ -55,12 +55,15 @@ unit:
 	$(GO) test -short ./...
 
 e2e: testenv
-	$(GO) test -count=1 -timeout 40m -run 'E2E|Integration' ./installer/... ./cmd/... ./scripts/...
+	$(GO) test -count=1 -timeout 40m -run 'E2E|Integration|RealNode' ./installer/... ./cmd/... ./scripts/... ./internal/...
 
-# The test control plane (kube-apiserver, etcd, kwok, k3s deploy stand-in),
-# built once and cached under ~/.cache/hakube/testenv.
+# The test control plane (kube-apiserver, etcd, kwok, k3s deploy stand-in,
+# kubelet, kube-proxy, local-path provisioner) and the real node's images,
+# built once and cached under ~/.cache/hakube/testenv. The real-node suite
+# (internal/realnode) runs as root.
 testenv:
 	scripts/testenv/testenv build
+	scripts/testenv/testenv images
 
 verify: fmt vet test
 

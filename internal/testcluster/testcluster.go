@@ -10,6 +10,14 @@
 // give `go test` a -timeout above 20m) and brings the cluster up in about
 // ten seconds from a warm cache.
 //
+// With Options.RealNode the simulated node is left out: one real node runs
+// instead (containerd, runc, CNI bridge, kubelet, kube-proxy; see
+// docs/reference/real-node.md), with the local-path provisioner and images
+// built locally under the names hakube renders (real Mosquitto, PostgreSQL,
+// Node-RED; STAND-INS for Home Assistant, ESPHome and Zigbee2MQTT). It needs
+// root; one real node runs on a machine at a time, so Start waits for
+// another test's real node to stop first.
+//
 // If the environment cannot be built or started, Start FAILS the test. It
 // skips only under `go test -short`, the explicit way to run without a
 // control plane. HAKUBE_TESTENV_SKIP=1 declares the environment unavailable
@@ -29,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,10 +53,23 @@ const (
 	Scheduler         = "kube-scheduler"
 	Kwok              = "kwok"
 	StandIn           = "k3s-deploy-standin"
+	// The real node's processes (Options.RealNode).
+	Containerd = "containerd"
+	Kubelet    = "kubelet"
+	KubeProxy  = "kube-proxy"
+	LocalPath  = "local-path-provisioner"
+	ClusterDNS = "cluster-dns-standin"
 )
 
 // NodeName is the fake node's name; pre-created PVs are pinned to it.
 const NodeName = "hakube-node-0"
+
+// RealNodeName is the real node's name (Options.RealNode).
+const RealNodeName = "hakube-real-node"
+
+// realNodeLock serializes real nodes across test processes: their iptables
+// rules, bridge and NodePorts are the machine's.
+const realNodeLock = "/run/hakube-testenv-real-node.lock"
 
 // DefaultPollInterval is the stand-in's polling period in tests (k3s: 15s).
 const DefaultPollInterval = time.Second
@@ -62,6 +84,10 @@ type Options struct {
 	// PrometheusCRDs installs servicemonitors.monitoring.coreos.com, as if
 	// the Prometheus operator were present.
 	PrometheusCRDs bool
+	// RealNode runs a real node instead of kwok's simulated one: pods
+	// really run, claims get real directories from the local-path
+	// provisioner (no CreatePVs needed), NodePorts answer on 127.0.0.1.
+	RealNode bool
 }
 
 // Cluster is a running test environment.
@@ -76,6 +102,16 @@ type Cluster struct {
 	ManifestsDir string
 	// StorageDir holds the hostPath directories of pre-created PVs.
 	StorageDir string
+	// Node is the name of the node pods run on: NodeName, or RealNodeName
+	// with Options.RealNode.
+	Node string
+	// RealNode is true when pods really run (Options.RealNode).
+	RealNode bool
+	// LocalPathDir holds the volumes the local-path provisioner creates
+	// (real node only), one directory per claim: pvc-<uid>_<namespace>_<claim>.
+	LocalPathDir string
+	// ContainerdSocket is the real node's containerd address.
+	ContainerdSocket string
 
 	t        testing.TB
 	script   string
@@ -108,12 +144,25 @@ func Start(t testing.TB, opts Options) *Cluster {
 		DataDir:      filepath.Join(dir, "data-dir"),
 		ManifestsDir: filepath.Join(dir, "data-dir", "server", "manifests"),
 		StorageDir:   filepath.Join(dir, "storage"),
+		Node:         NodeName,
 		t:            t,
 		script:       script,
 	}
 	args := []string{"up", dir, "--poll-interval", opts.PollInterval.String()}
 	if opts.PrometheusCRDs {
 		args = append(args, "--with-prometheus-crds")
+	}
+	if opts.RealNode {
+		args = append(args, "--real-node")
+		c.RealNode, c.Node = true, RealNodeName
+		c.LocalPathDir = filepath.Join(dir, "local-path")
+		c.ContainerdSocket = filepath.Join(dir, "node", "containerd.sock")
+		unlock, err := lockRealNode(t)
+		if err != nil {
+			t.Fatalf("wait for the machine's real node: %v", err)
+		}
+		// Cleanups run last-in first-out: the lock is released after Down.
+		t.Cleanup(unlock)
 	}
 	// Registered before up runs: a half-started cluster is stopped too.
 	t.Cleanup(func() {
@@ -215,9 +264,59 @@ func (c *Cluster) LogTail(component string, n int) string {
 }
 
 func (c *Cluster) logTails() {
-	for _, name := range []string{StandIn, APIServer, Kwok, ControllerManager, Scheduler, Etcd} {
+	names := []string{StandIn, APIServer, Kwok, ControllerManager, Scheduler, Etcd}
+	if c.RealNode {
+		names = []string{StandIn, APIServer, Kubelet, Containerd, KubeProxy, LocalPath, ClusterDNS, ControllerManager, Scheduler, Etcd}
+	}
+	for _, name := range names {
 		c.t.Logf("last lines of %s's log:\n%s", name, c.LogTail(name, 20))
 	}
+}
+
+// Env returns a variable of the environment file `testenv up` wrote
+// (DIR/env: KUBECONFIG, HAKUBE_TESTENV_BIN, HAKUBE_TESTENV_IMAGES, ...), or "".
+func (c *Cluster) Env(name string) string {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "env"))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && k == name {
+			if u, err := strconv.Unquote(v); err == nil {
+				return u
+			}
+			return strings.Trim(v, "'")
+		}
+	}
+	return ""
+}
+
+// Leftovers lists what the cluster's processes left on this machine:
+// processes, and for a real node iptables rules, its bridge, network
+// namespaces and mounts. Empty after Down when everything was cleaned up.
+func (c *Cluster) Leftovers() (string, error) {
+	out, err := c.run(time.Minute, nil, "leftovers", c.Dir)
+	if err != nil {
+		return "", fmt.Errorf("list leftovers: %w\n%s", err, out)
+	}
+	return string(out), nil
+}
+
+// lockRealNode takes the machine-wide real-node lock, waiting for another
+// holder (a test in another package) to finish.
+func lockRealNode(t testing.TB) (func(), error) {
+	f, err := os.OpenFile(realNodeLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w (a real node needs root)", realNodeLock, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Logf("another test's real node runs on this machine; waiting for it to stop")
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", realNodeLock, err)
+		}
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 // run runs the testenv script with args, returning its combined output.

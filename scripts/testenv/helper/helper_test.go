@@ -6,8 +6,13 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/hakube/hakube/config"
+	"github.com/hakube/hakube/installer"
+	"github.com/hakube/hakube/manifests"
 )
 
 func TestWritePKI(t *testing.T) {
@@ -71,5 +76,48 @@ func TestFreePorts(t *testing.T) {
 			t.Fatalf("bad or repeated port in %v", ports)
 		}
 		seen[p] = true
+	}
+}
+
+// TestImageRefs checks that image-refs names every image the renderer puts
+// in a pod (all components, PostgreSQL, the backup job): the real node has an
+// image for each, so nothing is ever pulled.
+func TestImageRefs(t *testing.T) {
+	var out bytes.Buffer
+	if err := run([]string{"image-refs"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		_, ref, ok := strings.Cut(l, " ")
+		if !ok || !strings.Contains(ref, ":") {
+			t.Fatalf("line %q is not KEY REPOSITORY:TAG", l)
+		}
+		have[ref] = true
+	}
+	cfg := config.Defaults(config.ProfileProduction)
+	cfg.Components = append(cfg.Components, config.Zigbee2MQTT)
+	cfg.ZigbeeDevice, cfg.ZigbeeAdapter = "/dev/ttyUSB0", "ember"
+	cfg.Arch = config.Arch(runtime.GOARCH)
+	files, err := manifests.Render(&cfg, installer.PlaceholderSecrets(), manifests.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered := 0
+	for _, f := range files {
+		for _, l := range strings.Split(string(f.Content), "\n") {
+			l = strings.TrimSpace(l)
+			ref, ok := strings.CutPrefix(l, "image: ")
+			if !ok {
+				continue
+			}
+			rendered++
+			if !have[strings.Trim(ref, `"`)] {
+				t.Errorf("%s renders image %s, which image-refs does not list", f.Name, ref)
+			}
+		}
+	}
+	if rendered < 6 {
+		t.Errorf("found only %d image lines in the rendered manifests", rendered)
 	}
 }

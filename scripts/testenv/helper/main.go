@@ -6,6 +6,9 @@
 //	testenv-helper pki DIR                     CA, apiserver, admin and service-account keys
 //	testenv-helper kubeconfig DIR SERVER FILE  admin kubeconfig for SERVER from DIR's certificates
 //	testenv-helper free-ports N                N free TCP ports on 127.0.0.1, one per line
+//	testenv-helper image-refs                  "KEY REF" per image hakube renders (manifests.Versions)
+//	testenv-helper oci-image --out F --name REF --rootfs DIR [...]
+//	                                           an OCI image archive of DIR, for `ctr images import`
 package main
 
 import (
@@ -24,9 +27,13 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: testenv-helper pki DIR | kubeconfig DIR SERVER FILE | free-ports N")
+		return fmt.Errorf("usage: testenv-helper pki DIR | kubeconfig DIR SERVER FILE | free-ports N | oci-image --out F --name REF --rootfs DIR")
 	}
 	switch cmd, rest := args[0], args[1:]; {
+	case cmd == "image-refs" && len(rest) == 0:
+		return printImageRefs(stdout)
+	case cmd == "oci-image":
+		return ociImageCommand(rest)
 	case cmd == "pki" && len(rest) == 1:
 		return writePKI(rest[0])
 	case cmd == "kubeconfig" && len(rest) == 3:
