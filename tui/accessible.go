@@ -13,6 +13,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"golang.org/x/term"
 )
 
 // RunAccessible runs the wizard as plain numbered prompts, for screen
@@ -51,13 +52,11 @@ type accessible struct {
 	echo  bool // print the answers read: a pipe does not echo them
 }
 
+// isTerminal reports whether r is a terminal (/dev/null is a character
+// device too, but no terminal).
 func isTerminal(r io.Reader) bool {
 	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func (a *accessible) read(r *bufio.Reader) {

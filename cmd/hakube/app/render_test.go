@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -94,4 +95,15 @@ func TestUnknownCommandIsAUsageError(t *testing.T) {
 	code, _, errOut = runDetectCmd(t, "version", "extra")
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut, "unknown command")
+}
+
+func TestDevNullIsNoTerminal(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	defer f.Close()
+	assert.False(t, isTerminal(f), "/dev/null is a character device, not a terminal")
+	var out, errb bytes.Buffer
+	code := Main([]string{"uninstall", "--purge", "--state-dir", t.TempDir()}, Streams{In: f, Out: &out, Err: &errb}, nil)
+	assert.Equal(t, ExitUsage, code, "scripts get the usage error, never a prompt: %s", errb.String())
+	assert.Contains(t, errb.String(), "pass --yes")
 }
