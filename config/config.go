@@ -60,6 +60,22 @@ const (
 	ClusterIP    ServiceType = "ClusterIP"
 )
 
+// MQTTExpose is how LAN devices reach the broker.
+type MQTTExpose string
+
+// The broker's exposures: off (cluster only), a NodePort, or k3s's
+// ServiceLB on the node's own 1883 and 8883.
+const (
+	MQTTExposeOff          MQTTExpose = "off"
+	MQTTExposeNodePort     MQTTExpose = "NodePort"
+	MQTTExposeLoadBalancer MQTTExpose = "LoadBalancer"
+)
+
+// MQTTExposed reports whether the broker is reachable from the LAN.
+func (c *Config) MQTTExposed() bool {
+	return c.Has(MQTT) && c.MQTTExpose != "" && c.MQTTExpose != MQTTExposeOff
+}
+
 // Monitoring says whether a ServiceMonitor is rendered.
 type Monitoring string
 
@@ -117,6 +133,15 @@ type Config struct {
 	ZigbeeRTSCTS        bool         `json:"zigbee-rtscts"`
 	HostNetwork         bool         `json:"host-network"`
 	MQTTWebsockets      bool         `json:"mqtt-websockets"`
+	// MQTTExpose opens the broker to LAN devices (1883, and TLS on 8883).
+	MQTTExpose MQTTExpose `json:"mqtt-expose"`
+	// MQTTNodePort and MQTTTLSNodePort are the node ports with
+	// mqtt-expose: NodePort.
+	MQTTNodePort    int `json:"mqtt-node-port"`
+	MQTTTLSNodePort int `json:"mqtt-tls-node-port"`
+	// MQTTTLSHosts are extra names and addresses the broker's TLS
+	// certificate is valid for (the node's own are found at install).
+	MQTTTLSHosts []string `json:"mqtt-tls-hosts,omitempty"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`
@@ -166,6 +191,9 @@ func Defaults(p Profile) Config {
 		Database:            DatabaseSQLite,
 		ServiceType:         NodePort,
 		NodePort:            30123,
+		MQTTExpose:          MQTTExposeOff,
+		MQTTNodePort:        31883,
+		MQTTTLSNodePort:     31884,
 		StorageClass:        RetainStorageClass,
 		Timezone:            "UTC",
 		PodCIDR:             "10.42.0.0/16",
