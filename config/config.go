@@ -115,24 +115,24 @@ type Volumes struct {
 // Config is everything a user can choose. The zero value is not valid: start
 // from Defaults or Load.
 type Config struct {
-	Profile             Profile      `json:"profile"`
-	Namespace           string       `json:"namespace"`
-	Components          []Component  `json:"components"`
-	Database            Database     `json:"database"`
-	DatabaseURLFile     string       `json:"database-url-file,omitempty"`
-	ServiceType         ServiceType  `json:"service-type"`
-	NodePort            int          `json:"node-port"`
-	IngressHost         string       `json:"ingress-host,omitempty"`
-	IngressTLS          bool         `json:"ingress-tls"`
-	ClusterIssuer       string       `json:"cluster-issuer,omitempty"`
-	StorageClass        string       `json:"storage-class"`
-	Volumes             Volumes      `json:",inline"`
-	ZigbeeDevice        string       `json:"zigbee-device,omitempty"`
-	ZigbeeAdapter       string       `json:"zigbee-adapter,omitempty"`
-	ZigbeeBaudrate      int          `json:"zigbee-baudrate,omitempty"`
-	ZigbeeRTSCTS        bool         `json:"zigbee-rtscts"`
-	HostNetwork         bool         `json:"host-network"`
-	MQTTWebsockets      bool         `json:"mqtt-websockets"`
+	Profile         Profile     `json:"profile"`
+	Namespace       string      `json:"namespace"`
+	Components      []Component `json:"components"`
+	Database        Database    `json:"database"`
+	DatabaseURLFile string      `json:"database-url-file,omitempty"`
+	ServiceType     ServiceType `json:"service-type"`
+	NodePort        int         `json:"node-port"`
+	IngressHost     string      `json:"ingress-host,omitempty"`
+	IngressTLS      bool        `json:"ingress-tls"`
+	ClusterIssuer   string      `json:"cluster-issuer,omitempty"`
+	StorageClass    string      `json:"storage-class"`
+	Volumes         Volumes     `json:",inline"`
+	ZigbeeDevice    string      `json:"zigbee-device,omitempty"`
+	ZigbeeAdapter   string      `json:"zigbee-adapter,omitempty"`
+	ZigbeeBaudrate  int         `json:"zigbee-baudrate,omitempty"`
+	ZigbeeRTSCTS    bool        `json:"zigbee-rtscts"`
+	HostNetwork     bool        `json:"host-network"`
+	MQTTWebsockets  bool        `json:"mqtt-websockets"`
 	// MQTTExpose opens the broker to LAN devices (1883, and TLS on 8883).
 	MQTTExpose MQTTExpose `json:"mqtt-expose"`
 	// MQTTNodePort and MQTTTLSNodePort are the node ports with
@@ -141,7 +141,7 @@ type Config struct {
 	MQTTTLSNodePort int `json:"mqtt-tls-node-port"`
 	// MQTTTLSHosts are extra names and addresses the broker's TLS
 	// certificate is valid for (the node's own are found at install).
-	MQTTTLSHosts []string `json:"mqtt-tls-hosts,omitempty"`
+	MQTTTLSHosts        []string     `json:"mqtt-tls-hosts,omitempty"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`
