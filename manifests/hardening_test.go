@@ -546,6 +546,7 @@ func TestNetworkPolicies(t *testing.T) {
 			var pols []*networkingv1.NetworkPolicy
 			var svcs []*corev1.Service
 			haExposed := false
+			c := rc.cfg()
 			nss := map[string]bool{}
 			for _, o := range decodeAll(t, render(t, rc)) {
 				switch v := o.obj.(type) {
@@ -585,8 +586,9 @@ func TestNetworkPolicies(t *testing.T) {
 					if !assert.NotNil(t, rule, "%s/%s port %d is open to nobody (or not covered)", s.Namespace, s.Name, port.Port) {
 						continue
 					}
-					exposed := s.Spec.Selector["app.kubernetes.io/name"] == "home-assistant" && haExposed
-					assert.Equal(t, exposed, len(rule.From) == 0, "%s port %d: open to every source only when it is Home Assistant's NodePort/LoadBalancer", s.Name, port.Port)
+					app := s.Spec.Selector["app.kubernetes.io/name"]
+					exposed := app == "home-assistant" && haExposed || app == "mosquitto" && c.MQTTExposed() && (port.Port == 1883 || port.Port == 8883)
+					assert.Equal(t, exposed, len(rule.From) == 0, "%s port %d: open to every source only when it is Home Assistant's NodePort/LoadBalancer or the broker's LAN ports", s.Name, port.Port)
 				}
 			}
 		})
@@ -627,8 +629,8 @@ func exposedPorts(t *testing.T, files []manifests.File) []string {
 }
 
 // TestExposureFigures prints the ports each golden file opens on the node
-// (HAKUBE_GOLDEN_DIR, default testdata/golden), and checks that in this
-// version only Home Assistant's port is ever opened.
+// (HAKUBE_GOLDEN_DIR, default testdata/golden), and checks that only Home
+// Assistant's port is opened, and the broker's LAN Service with mqtt-expose.
 func TestExposureFigures(t *testing.T) {
 	dir := os.Getenv("HAKUBE_GOLDEN_DIR")
 	if dir == "" {
@@ -644,8 +646,22 @@ func TestExposureFigures(t *testing.T) {
 		t.Logf("%-36s %d: %s", filepath.Base(path), len(ports), strings.Join(ports, ", "))
 	}
 	for _, rc := range cases {
+		c := rc.cfg()
+		lan := 0
 		for _, p := range exposedPorts(t, render(t, rc)) {
-			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant is reachable from outside the node", rc.name)
+			if strings.HasSuffix(p, "of home-assistant-mqtt-lan)") || strings.HasSuffix(p, "of home-assistant-mqtt-lan (allocated)") {
+				lan++
+				continue
+			}
+			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant and the broker's LAN Service are reachable from outside the node", rc.name)
+		}
+		switch c.MQTTExpose {
+		case config.MQTTExposeNodePort:
+			assert.Equal(t, 2, lan, "%s: the broker's two node ports", rc.name)
+		case config.MQTTExposeLoadBalancer:
+			assert.Equal(t, 4, lan, "%s: ServiceLB on 1883 and 8883 and their node ports", rc.name)
+		default:
+			assert.Zero(t, lan, "%s: the broker is not exposed", rc.name)
 		}
 	}
 }

@@ -129,6 +129,11 @@ func networkPolicies(v *view) (map[string]string, error) {
 			clients = append(clients, z)
 		}
 		rules := []portRule{{Port: 1883, From: clients}}
+		if c.MQTTExposed() {
+			// Open to LAN devices (mqtt-expose): every client logs in, and
+			// each device account reaches only its own topics.
+			rules = []portRule{{Port: 1883, Anywhere: true}, {Port: 8883, Anywhere: true}}
+		}
 		if c.MQTTWebsockets {
 			// Asked for by the user, for browser or app clients in the cluster.
 			rules = append(rules, portRule{Port: 9001, From: []peer{{Namespace: "*"}}})

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -165,7 +166,7 @@ func Render(cfg *config.Config, sec Secrets, opts Options) ([]File, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := sec.check(cfg.Has(config.MQTT), cfg.UsesPostgreSQL(), cfg.Has(config.NodeRED),
+	if err := sec.check(cfg.Has(config.MQTT), cfg.MQTTExposed() && cfg.ClusterIssuer == "", cfg.UsesPostgreSQL(), cfg.Has(config.NodeRED),
 		cfg.Has(config.ESPHome), cfg.Has(config.Zigbee2MQTT), cfg.Database == config.DatabaseExternal); err != nil {
 		return nil, err
 	}
@@ -353,6 +354,15 @@ type view struct {
 	Z2MNamespace string
 	// MQTTHost and MQTTURL are the broker's Service address.
 	MQTTHost, MQTTURL string
+	// MQTTLAN is the LAN Service's type ("" when the broker is not
+	// exposed); MQTTCertificate says cert-manager signs its TLS
+	// certificate, else hakube's own CA does (MQTTTLSSecret).
+	MQTTLAN         string
+	MQTTCertificate bool
+	MQTTTLSSecret   bool
+	// MQTTCertDNS and MQTTCertIPs are the names and addresses the
+	// cert-manager Certificate asks for.
+	MQTTCertDNS, MQTTCertIPs []string
 	// HAServiceType is the Service type of Home Assistant: ClusterIP behind
 	// a TLS Ingress, whatever service-type says.
 	HAServiceType string
@@ -519,7 +529,7 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	key := sec.checksumKey()
 	if cfg.Has(config.MQTT) {
 		var lines []string
-		for _, u := range []MQTTUser{sec.MQTTHomeAssistant, sec.MQTTNodeRED, sec.MQTTZigbee2MQTT} {
+		for _, u := range append([]MQTTUser{sec.MQTTHomeAssistant, sec.MQTTNodeRED, sec.MQTTZigbee2MQTT}, sec.MQTTDevices...) {
 			l, err := MosquittoHash(u)
 			if err != nil {
 				return nil, err
@@ -527,9 +537,31 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 			lines = append(lines, l)
 		}
 		v.MosquittoPasswd = strings.Join(lines, "\n") + "\n"
-		v.MosquittoConf = mosquittoConf(cfg.MQTTWebsockets)
+		if cfg.MQTTExposed() {
+			v.MQTTLAN = string(cfg.MQTTExpose)
+			if cfg.ClusterIssuer != "" {
+				v.MQTTCertificate = true
+				v.MQTTCertDNS = []string{v.MQTTHost, "home-assistant-mqtt-lan." + cfg.Namespace + ".svc"}
+				for _, h := range cfg.MQTTTLSHosts {
+					if net.ParseIP(h) != nil {
+						v.MQTTCertIPs = append(v.MQTTCertIPs, h)
+					} else {
+						v.MQTTCertDNS = append(v.MQTTCertDNS, h)
+					}
+				}
+			} else {
+				v.MQTTTLSSecret = true
+			}
+		}
+		v.MosquittoConf = mosquittoConf(cfg.MQTTWebsockets, v.MQTTLAN != "")
 		v.MosquittoACL = mosquittoACL(sec)
-		v.MQTTChecksum = keyedChecksum(key, v.MosquittoConf, v.MosquittoACL, v.MosquittoPasswd)
+		// The server certificate is in the checksum: Mosquitto reads it
+		// only when it starts.
+		parts := []string{v.MosquittoConf, v.MosquittoACL, v.MosquittoPasswd}
+		if v.MQTTTLSSecret {
+			parts = append(parts, sec.MQTTTLS.ServerCert)
+		}
+		v.MQTTChecksum = keyedChecksum(key, parts...)
 	}
 	if cfg.Has(config.Zigbee2MQTT) {
 		v.Z2MConfig = zigbee2mqttConfig(cfg, sec, v.MQTTURL)
