@@ -34,6 +34,17 @@ func Logins(cfg *config.Config, sec manifests.Secrets) []Login {
 				Where: broker + ":1883", Username: sec.MQTTNodeRED.Username, Password: sec.MQTTNodeRED.Password},
 			Login{Component: "mqtt", Purpose: "Zigbee2MQTT's broker account (configured by hakube; nothing to type)",
 				Where: broker + ":1883", Username: sec.MQTTZigbee2MQTT.Username, Password: sec.MQTTZigbee2MQTT.Password})
+		for _, d := range sec.MQTTDevices {
+			l := Login{Component: "mqtt", Purpose: "device " + d.Username + ": its MQTT settings (Tasmota: Configuration → MQTT; Shelly: Settings → MQTT)",
+				Username: d.Username, Password: d.Password,
+				Note: fmt.Sprintf("its topics: %s/#, Tasmota topic %s, shellies/%s/#, discovery homeassistant/+/%s/#", d.Username, d.Username, d.Username, d.Username)}
+			if where := MQTTLANAddress(cfg); where != "" {
+				l.Where = where
+			} else {
+				l.Where = broker + ":1883 (in the cluster only: set mqtt-expose to reach it from the LAN)"
+			}
+			out = append(out, l)
+		}
 	}
 	if cfg.Has(config.NodeRED) {
 		out = append(out, Login{Component: "nodered", Purpose: "Node-RED's editor", Where: "port 1880",
@@ -53,4 +64,20 @@ func Logins(cfg *config.Config, sec manifests.Secrets) []Login {
 			Username: "homeassistant", Password: sec.PostgreSQLPassword})
 	}
 	return out
+}
+
+// MQTTLANAddress is where LAN devices reach the broker, "" when it is not
+// exposed.
+func MQTTLANAddress(cfg *config.Config) string {
+	if !cfg.MQTTExposed() {
+		return ""
+	}
+	tls := "TLS: the CA from 'hakube mqtt ca'"
+	if cfg.ClusterIssuer != "" {
+		tls = "TLS: signed by " + cfg.ClusterIssuer
+	}
+	if cfg.MQTTExpose == config.MQTTExposeNodePort {
+		return fmt.Sprintf("NODE-ADDRESS:%d, or NODE-ADDRESS:%d over TLS (%s)", cfg.MQTTNodePort, cfg.MQTTTLSNodePort, tls)
+	}
+	return fmt.Sprintf("NODE-ADDRESS:1883, or NODE-ADDRESS:8883 over TLS (%s)", tls)
 }

@@ -89,6 +89,13 @@ func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 		}
 		rep.emit(LevelWarning, PhaseSecrets, "", "recovered the credentials from the cluster's copy (Secret "+cfg.Namespace+"/"+StateSecret+") into "+res.SecretsPath, "")
 	default:
+		if p.secretsChanged {
+			if err := in.State.SaveSecrets(p.secrets); err != nil {
+				return nil, err
+			}
+			rep.emit(LevelInfo, PhaseSecrets, "", "updated the credentials kept in "+res.SecretsPath+" (MQTT device accounts or the broker's certificate)", "")
+			break
+		}
 		rep.emit(LevelInfo, PhaseSecrets, "", "reusing the credentials kept in "+res.SecretsPath, "")
 	}
 
