@@ -197,9 +197,21 @@ func AddonName(file string) string {
 	return stem
 }
 
-// checkNodePort fails when another Service already holds our NodePort.
+// checkNodePort fails when another Service already holds one of our
+// NodePorts (Home Assistant's, the broker's with mqtt-expose: NodePort).
 func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) error {
-	if cfg.ServiceType != config.NodePort {
+	type want struct {
+		port int
+		key  string
+	}
+	var wants []want
+	if cfg.ServiceType == config.NodePort {
+		wants = append(wants, want{cfg.NodePort, "--node-port"})
+	}
+	if cfg.MQTTExposed() && cfg.MQTTExpose == config.MQTTExposeNodePort {
+		wants = append(wants, want{cfg.MQTTNodePort, "--mqtt-node-port"}, want{cfg.MQTTTLSNodePort, "--mqtt-tls-node-port"})
+	}
+	if len(wants) == 0 {
 		return nil
 	}
 	svcs, err := in.Clients.Kube.Services.List(ctx, "", metav1.ListOptions{})
@@ -207,13 +219,15 @@ func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) erro
 		return fmt.Errorf("list services: %w", err)
 	}
 	for _, s := range svcs.Items {
-		if s.Namespace == cfg.Namespace && s.Name == "home-assistant" {
+		if s.Namespace == cfg.Namespace && (s.Name == "home-assistant" || s.Name == "home-assistant-mqtt-lan") {
 			continue
 		}
 		for _, p := range s.Spec.Ports {
-			if int(p.NodePort) == cfg.NodePort {
-				return fmt.Errorf("%w: NodePort %d is taken by service %s/%s: choose another with --node-port (30000-32767)",
-					ErrPreflight, cfg.NodePort, s.Namespace, s.Name)
+			for _, w := range wants {
+				if int(p.NodePort) == w.port {
+					return fmt.Errorf("%w: NodePort %d is taken by service %s/%s: choose another with %s (30000-32767)",
+						ErrPreflight, w.port, s.Namespace, s.Name, w.key)
+				}
 			}
 		}
 	}
