@@ -206,6 +206,9 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
 			return nil, fmt.Errorf("%w: monitoring: true needs the Prometheus operator (ServiceMonitor CRD), which this cluster lacks: install it, or set monitoring: auto", ErrPreflight)
 		}
+		if cfg.MQTTExposed() && cfg.ClusterIssuer != "" && !in.Clients.HasCertificateCRD() {
+			return nil, fmt.Errorf("%w: cluster-issuer %s signs the broker's TLS certificate through cert-manager, which this cluster lacks (no Certificate kind): install cert-manager, or remove cluster-issuer so hakube's own CA signs it", ErrPreflight, cfg.ClusterIssuer)
+		}
 		if err := in.checkNodePort(ctx, &cfg); err != nil {
 			return nil, err
 		}
