@@ -76,6 +76,23 @@ func (c *Config) MQTTExposed() bool {
 	return c.Has(MQTT) && c.MQTTExpose != "" && c.MQTTExpose != MQTTExposeOff
 }
 
+// DashboardPort is the node port of a component's dashboard, 0 when it is
+// not on the LAN (or the component is not installed).
+func (c *Config) DashboardPort(comp Component) int {
+	if !c.Has(comp) {
+		return 0
+	}
+	switch comp {
+	case NodeRED:
+		return c.NodeREDNodePort
+	case ESPHome:
+		return c.ESPHomeNodePort
+	case Zigbee2MQTT:
+		return c.Zigbee2MQTTNodePort
+	}
+	return 0
+}
+
 // Monitoring says whether a ServiceMonitor is rendered.
 type Monitoring string
 
@@ -141,7 +158,13 @@ type Config struct {
 	MQTTTLSNodePort int `json:"mqtt-tls-node-port"`
 	// MQTTTLSHosts are extra names and addresses the broker's TLS
 	// certificate is valid for (the node's own are found at install).
-	MQTTTLSHosts        []string     `json:"mqtt-tls-hosts,omitempty"`
+	MQTTTLSHosts []string `json:"mqtt-tls-hosts,omitempty"`
+	// Dashboard node ports: Node-RED's editor, ESPHome's and Zigbee2MQTT's
+	// dashboards on the LAN, each behind its own login; 0 keeps one off
+	// the LAN.
+	NodeREDNodePort     int          `json:"nodered-node-port"`
+	ESPHomeNodePort     int          `json:"esphome-node-port"`
+	Zigbee2MQTTNodePort int          `json:"zigbee2mqtt-node-port"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`
@@ -194,6 +217,9 @@ func Defaults(p Profile) Config {
 		MQTTExpose:          MQTTExposeOff,
 		MQTTNodePort:        31883,
 		MQTTTLSNodePort:     31884,
+		NodeREDNodePort:     31880,
+		ESPHomeNodePort:     31052,
+		Zigbee2MQTTNodePort: 31080,
 		StorageClass:        RetainStorageClass,
 		Timezone:            "UTC",
 		PodCIDR:             "10.42.0.0/16",
@@ -216,7 +242,9 @@ func Defaults(p Profile) Config {
 	}
 	switch p {
 	case ProfileBasic:
+		// Nothing on the node's network: no dashboards either.
 		c.ServiceType = ClusterIP
+		c.NodeREDNodePort, c.ESPHomeNodePort, c.Zigbee2MQTTNodePort = 0, 0, 0
 	case ProfileProduction:
 		c.Database = DatabasePostgreSQL
 		c.ServiceType = LoadBalancer

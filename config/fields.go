@@ -162,6 +162,12 @@ var fields = []*field{
 				c.MQTTTLSHosts = slices.Clone(l)
 			}
 		}},
+	intField("nodered-node-port", "NodePort of Node-RED's editor on the LAN, behind its admin login (0: not on the LAN)",
+		func(c *Config) *int { return &c.NodeREDNodePort }),
+	intField("esphome-node-port", "NodePort of ESPHome's dashboard on the LAN, behind its login (0: not on the LAN)",
+		func(c *Config) *int { return &c.ESPHomeNodePort }),
+	intField("zigbee2mqtt-node-port", "NodePort of Zigbee2MQTT's frontend on the LAN, behind its token (0: not on the LAN)",
+		func(c *Config) *int { return &c.Zigbee2MQTTNodePort }),
 	stringField("node-name", "pin the pods to this node (the one with the radio)", nil,
 		func(c *Config) *string { return &c.NodeName }),
 	stringField("timezone", "IANA time zone, e.g. Europe/Berlin", nil,

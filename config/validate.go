@@ -125,6 +125,30 @@ func validate(c *Config, set *Settings) []Problem {
 	if c.MQTTExpose == MQTTExposeNodePort && c.MQTTNodePort == c.MQTTTLSNodePort {
 		add("mqtt-tls-node-port", "%d is mqtt-node-port too: give TLS its own port", c.MQTTTLSNodePort)
 	}
+	// Dashboards on the LAN: every node port in range and used once.
+	used := map[int]string{}
+	if c.ServiceType == NodePort {
+		used[c.NodePort] = "node-port"
+	}
+	if c.MQTTExposed() && c.MQTTExpose == MQTTExposeNodePort {
+		used[c.MQTTNodePort], used[c.MQTTTLSNodePort] = "mqtt-node-port", "mqtt-tls-node-port"
+	}
+	for _, d := range []struct {
+		key  string
+		port int
+	}{{"nodered-node-port", c.NodeREDNodePort}, {"esphome-node-port", c.ESPHomeNodePort}, {"zigbee2mqtt-node-port", c.Zigbee2MQTTNodePort}} {
+		if d.port == 0 {
+			continue
+		}
+		if d.port < 30000 || d.port > 32767 {
+			add(d.key, "%d is outside the NodePort range 30000-32767: choose a port in that range, or 0 to keep the dashboard off the LAN", d.port)
+			continue
+		}
+		if other, ok := used[d.port]; ok {
+			add(d.key, "%d is %s too: choose another port", d.port, other)
+		}
+		used[d.port] = d.key
+	}
 	for _, h := range c.MQTTTLSHosts {
 		if net.ParseIP(h) != nil {
 			continue

@@ -588,6 +588,11 @@ func TestNetworkPolicies(t *testing.T) {
 					}
 					app := s.Spec.Selector["app.kubernetes.io/name"]
 					exposed := app == "home-assistant" && haExposed || app == "mosquitto" && c.MQTTExposed() && (port.Port == 1883 || port.Port == 8883)
+					for _, d := range manifests.Dashboards() {
+						if app == d.App && int(port.Port) == d.Port && c.DashboardPort(d.Component) != 0 {
+							exposed = true
+						}
+					}
 					assert.Equal(t, exposed, len(rule.From) == 0, "%s port %d: open to every source only when it is Home Assistant's NodePort/LoadBalancer or the broker's LAN ports", s.Name, port.Port)
 				}
 			}
@@ -648,9 +653,14 @@ func TestExposureFigures(t *testing.T) {
 	for _, rc := range cases {
 		c := rc.cfg()
 		lan := 0
+		dashboards := map[string]bool{}
 		for _, p := range exposedPorts(t, render(t, rc)) {
 			if strings.HasSuffix(p, "of home-assistant-mqtt-lan)") || strings.HasSuffix(p, "of home-assistant-mqtt-lan (allocated)") {
 				lan++
+				continue
+			}
+			if d := dashboardOf(p); d != "" {
+				dashboards[d] = true
 				continue
 			}
 			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant and the broker's LAN Service are reachable from outside the node", rc.name)
@@ -663,7 +673,21 @@ func TestExposureFigures(t *testing.T) {
 		default:
 			assert.Zero(t, lan, "%s: the broker is not exposed", rc.name)
 		}
+		for _, d := range manifests.Dashboards() {
+			want := c.DashboardPort(d.Component) != 0
+			assert.Equal(t, want, dashboards[string(d.Component)], "%s: %s's dashboard on the LAN exactly when its node port is set", rc.name, d.Component)
+		}
 	}
+}
+
+// dashboardOf is the component whose dashboard an exposed port is, or "".
+func dashboardOf(p string) string {
+	for _, d := range manifests.Dashboards() {
+		if strings.HasSuffix(p, "(NodePort of "+manifests.DashboardService(d.Component)+")") {
+			return string(d.Component)
+		}
+	}
+	return ""
 }
 
 // TestWorkloadsMatchRender: Workloads names every StatefulSet rendered.

@@ -164,6 +164,20 @@ func networkPolicies(v *view) (map[string]string, error) {
 		pols["postgresql"] = []netPol{{Name: "home-assistant-postgresql", Namespace: ns, App: "postgresql", Component: "postgresql",
 			Ports: []portRule{{Port: 5432, From: []peer{{App: "home-assistant"}}}}}}
 	}
+	// A dashboard on the LAN (its node port set) is open to every source:
+	// its own login guards it.
+	for _, d := range Dashboards() {
+		if c.DashboardPort(d.Component) == 0 {
+			continue
+		}
+		for i := range pols[string(d.Component)] {
+			for j, r := range pols[string(d.Component)][i].Ports {
+				if r.Port == d.Port {
+					pols[string(d.Component)][i].Ports[j] = portRule{Port: d.Port, Anywhere: true}
+				}
+			}
+		}
+	}
 	out := map[string]string{}
 	for comp, ps := range pols {
 		var docs []string

@@ -372,6 +372,9 @@ type view struct {
 	// namespace nor the radio's: still rendered, so nothing prunes them.
 	KeptNS  []string
 	NetPols map[string]string
+	// Dashboards are, by component file, the NodePort Services that put a
+	// dashboard on the LAN (config.DashboardPort); absent when off.
+	Dashboards map[string]string
 }
 
 //go:embed seed.sh
@@ -600,7 +603,66 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.Dashboards, err = dashboardServices(v); err != nil {
+		return nil, err
+	}
 	return v, nil
+}
+
+// Dashboard is one web interface hakube can put on the LAN.
+type Dashboard struct {
+	Component config.Component
+	// App is the pods' app.kubernetes.io/name, Label the component label.
+	App, Label string
+	// Port is the container's port; Name its port name.
+	Port int
+	Name string
+}
+
+// Dashboards lists the web interfaces of the optional components.
+func Dashboards() []Dashboard {
+	return []Dashboard{
+		{config.NodeRED, "node-red", "nodered", 1880, "nodered"},
+		{config.ESPHome, "esphome", "esphome", 6052, "esphome"},
+		{config.Zigbee2MQTT, "zigbee2mqtt", "zigbee2mqtt", 8080, "zigbee2mqtt"},
+	}
+}
+
+// DashboardService is the name of a dashboard's LAN Service.
+func DashboardService(comp config.Component) string {
+	return "home-assistant-" + string(comp) + "-lan"
+}
+
+func dashboardServices(v *view) (map[string]string, error) {
+	out := map[string]string{}
+	for _, d := range Dashboards() {
+		port := v.C.DashboardPort(d.Component)
+		if port == 0 {
+			continue
+		}
+		ns := v.C.Namespace
+		if d.Component == config.Zigbee2MQTT {
+			ns = v.Z2MNamespace
+		}
+		obj := map[string]any{
+			"apiVersion": "v1",
+			"kind":       "Service",
+			"metadata":   map[string]any{"name": DashboardService(d.Component), "namespace": ns, "labels": v.labelMap(d.App, d.Label)},
+			"spec": map[string]any{
+				"type": "NodePort",
+				// The dashboard sees the browser's own address.
+				"externalTrafficPolicy": "Local",
+				"selector":              map[string]string{"app.kubernetes.io/name": d.App, "app.kubernetes.io/instance": "hakube"},
+				"ports": []any{map[string]any{"name": d.Name, "port": d.Port, "targetPort": d.Name, "protocol": "TCP", "nodePort": port}},
+			},
+		}
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("render the %s dashboard's service: %w", d.Component, err)
+		}
+		out[string(d.Component)] = "# " + string(d.Component) + "'s dashboard on the LAN, behind its own login ('hakube credentials " + string(d.Component) + "').\n" + strings.TrimRight(string(b), "\n")
+	}
+	return out, nil
 }
 
 func neededImages(cfg *config.Config) []string {
