@@ -47,16 +47,16 @@ func Logins(cfg *config.Config, sec manifests.Secrets) []Login {
 		}
 	}
 	if cfg.Has(config.NodeRED) {
-		out = append(out, Login{Component: "nodered", Purpose: "Node-RED's editor", Where: "port 1880",
+		out = append(out, Login{Component: "nodered", Purpose: "Node-RED's editor: its login page", Where: dashboardWhere(cfg, config.NodeRED),
 			Username: "admin", Password: sec.NodeREDPassword})
 	}
 	if cfg.Has(config.ESPHome) {
-		out = append(out, Login{Component: "esphome", Purpose: "ESPHome's dashboard", Where: "port 6052",
+		out = append(out, Login{Component: "esphome", Purpose: "ESPHome's dashboard: its login page", Where: dashboardWhere(cfg, config.ESPHome),
 			Username: "admin", Password: sec.ESPHomePassword})
 	}
 	if cfg.Has(config.Zigbee2MQTT) {
 		out = append(out, Login{Component: "zigbee2mqtt", Purpose: "Zigbee2MQTT's frontend (it asks for a token, not a user)",
-			Where: "port 8080", Token: sec.Zigbee2MQTTAuthToken})
+			Where: dashboardWhere(cfg, config.Zigbee2MQTT), Token: sec.Zigbee2MQTTAuthToken})
 	}
 	if cfg.UsesPostgreSQL() {
 		out = append(out, Login{Component: "postgresql", Purpose: "the recorder database (Home Assistant uses it already)",
@@ -80,4 +80,26 @@ func MQTTLANAddress(cfg *config.Config) string {
 		return fmt.Sprintf("NODE-ADDRESS:%d, or NODE-ADDRESS:%d over TLS (%s)", cfg.MQTTNodePort, cfg.MQTTTLSNodePort, tls)
 	}
 	return fmt.Sprintf("NODE-ADDRESS:1883, or NODE-ADDRESS:8883 over TLS (%s)", tls)
+}
+
+// DashboardLogin says which login a dashboard asks for.
+func DashboardLogin(comp config.Component) string {
+	if comp == config.Zigbee2MQTT {
+		return "it asks for the token 'sudo hakube credentials zigbee2mqtt' shows"
+	}
+	return "its login page takes what 'sudo hakube credentials " + string(comp) + "' shows"
+}
+
+// dashboardWhere is where a dashboard's login is typed.
+func dashboardWhere(cfg *config.Config, comp config.Component) string {
+	for _, d := range manifests.Dashboards() {
+		if d.Component != comp {
+			continue
+		}
+		if port := cfg.DashboardPort(comp); port != 0 {
+			return fmt.Sprintf("http://NODE-ADDRESS:%d ('hakube status' shows the address)", port)
+		}
+		return fmt.Sprintf("port %d, through 'kubectl port-forward' (not on the LAN: %s-node-port is 0)", d.Port, comp)
+	}
+	return ""
 }

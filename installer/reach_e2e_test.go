@@ -66,16 +66,25 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sec.MQTTTLS.CACert, string(tlsSecret.Data["ca.crt"]), "the CA 'hakube mqtt ca' prints")
 
+	for name, port := range map[string]int32{"home-assistant-nodered-lan": 31880, "home-assistant-esphome-lan": 31052} {
+		svc, err := e.kube.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		assert.Equal(t, corev1.ServiceTypeNodePort, svc.Spec.Type, name)
+		require.Len(t, svc.Spec.Ports, 1)
+		assert.Equal(t, port, svc.Spec.Ports[0].NodePort, name)
+	}
+
 	st, err := e.installer(0).Status(ctx, cfg)
 	require.NoError(t, err)
-	var urls []string
-	for _, u := range st.URLs {
-		urls = append(urls, u.URL)
+	urls := statusURLs(st)
+	assert.Len(t, urls, 4, "status: %+v", st.URLs)
+	assert.Regexp(t, `^mqtt://[0-9.]+:31000$`, urls["MQTT for LAN devices"])
+	assert.Regexp(t, `^mqtts://[0-9.]+:31001$`, urls["MQTT over TLS for LAN devices"])
+	assert.Regexp(t, `^http://[0-9.]+:31880$`, urls["Node-RED"])
+	assert.Regexp(t, `^http://[0-9.]+:31052$`, urls["ESPHome"])
+	for _, u := range urls {
+		assert.Contains(t, strings.Join(st.Access, "\n"), u)
 	}
-	require.Len(t, urls, 2, "status: %+v", st.URLs)
-	assert.True(t, strings.HasPrefix(urls[0], "mqtt://") && strings.HasSuffix(urls[0], ":31000"), urls[0])
-	assert.True(t, strings.HasPrefix(urls[1], "mqtts://") && strings.HasSuffix(urls[1], ":31001"), urls[1])
-	assert.Contains(t, strings.Join(st.Access, "\n"), urls[0])
 
 	// A device account added after install, by the command's path.
 	haBefore, err := e.kube.AppsV1().StatefulSets(ns).Get(ctx, "home-assistant", metav1.GetOptions{})
@@ -121,6 +130,7 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	lb := cfg
 	lb.MQTTExpose, lb.MQTTNodePort, lb.MQTTTLSNodePort = config.MQTTExposeLoadBalancer, 31883, 31884
 	lb.IngressHost = "home.lan"
+	lb.NodeREDNodePort = 0 // Node-RED's editor off the LAN
 	_, err = e.installer(3*time.Minute).Install(ctx, lb)
 	require.NoError(t, err, "events:\n%s", e.events)
 	svc, err = e.kube.CoreV1().Services(ns).Get(ctx, "home-assistant-mqtt-lan", metav1.GetOptions{})
@@ -135,11 +145,18 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	assert.ElementsMatch(t, []int{1883, 8883}, lanRules(t, e, ns))
 	_, err = e.kube.NetworkingV1().Ingresses(ns).Get(ctx, "home-assistant", metav1.GetOptions{})
 	assert.NoError(t, err, "the Ingress is rendered")
+	require.Eventually(t, func() bool {
+		_, err := e.kube.CoreV1().Services(ns).Get(ctx, "home-assistant-nodered-lan", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, time.Minute, time.Second, "Node-RED's LAN Service is pruned")
 	st, err = e.installer(0).Status(ctx, lb)
 	require.NoError(t, err)
-	require.Len(t, st.URLs, 2)
-	assert.True(t, strings.HasSuffix(st.URLs[0].URL, ":1883"), st.URLs[0].URL)
-	assert.True(t, strings.HasSuffix(st.URLs[1].URL, ":8883"), st.URLs[1].URL)
+	urls = statusURLs(st)
+	assert.Len(t, urls, 3, "status: %+v", st.URLs)
+	assert.Regexp(t, `:1883$`, urls["MQTT for LAN devices"])
+	assert.Regexp(t, `:8883$`, urls["MQTT over TLS for LAN devices"])
+	assert.Regexp(t, `:31052$`, urls["ESPHome"])
+	assert.Contains(t, strings.Join(st.Access, "\n"), "Node-RED: not on the LAN")
 
 	// Off: the LAN Service goes, the policy opens the broker to our pods only.
 	off := lb
@@ -153,7 +170,15 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	assert.Empty(t, lanRules(t, e, ns), "nothing opens the broker to every source")
 	st, err = e.installer(0).Status(ctx, off)
 	require.NoError(t, err)
-	assert.Empty(t, st.URLs)
+	assert.NotContains(t, statusURLs(st), "MQTT for LAN devices")
 	_, err = e.kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "home-assistant-mqtt-data-0", metav1.GetOptions{})
 	assert.NoError(t, err, "the broker's volume stays")
+}
+
+func statusURLs(st *installer.Status) map[string]string {
+	out := map[string]string{}
+	for _, u := range st.URLs {
+		out[u.Name] = u.URL
+	}
+	return out
 }

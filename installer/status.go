@@ -135,15 +135,24 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		}
 	}
 	st.URL = in.url(ctx, &cfg)
-	for _, comp := range []struct {
-		c    config.Component
-		port int
-		what string
-	}{{config.NodeRED, 1880, "Node-RED"}, {config.ESPHome, 6052, "ESPHome"}, {config.Zigbee2MQTT, 8080, "Zigbee2MQTT"}} {
-		if cfg.Has(comp.c) {
-			st.Access = append(st.Access, fmt.Sprintf("%s: kubectl -n %s port-forward svc/home-assistant-headless %d:%d, then http://localhost:%d (its login: 'sudo hakube credentials %s')",
-				comp.what, cfg.Namespace, comp.port, comp.port, comp.port, comp.c))
+	names := map[config.Component]string{config.NodeRED: "Node-RED", config.ESPHome: "ESPHome", config.Zigbee2MQTT: "Zigbee2MQTT"}
+	for _, d := range manifests.Dashboards() {
+		if !cfg.Has(d.Component) {
+			continue
 		}
+		if port := cfg.DashboardPort(d.Component); port != 0 {
+			st.URLs = append(st.URLs, AccessURL{Name: names[d.Component], URL: fmt.Sprintf("http://%s:%d", nodeIP(ctx, in.Clients), port),
+				Login: DashboardLogin(d.Component)})
+			continue
+		}
+		ns := cfg.Namespace
+		if d.Component == config.Zigbee2MQTT {
+			if r := manifests.RadioNamespace(&cfg); r != "" {
+				ns = r
+			}
+		}
+		st.Access = append(st.Access, fmt.Sprintf("%s: not on the LAN (%s-node-port: 0): kubectl -n %s port-forward svc/home-assistant-%s %d:%d, then http://localhost:%d (%s)",
+			names[d.Component], d.Component, ns, d.Component, d.Port, d.Port, d.Port, DashboardLogin(d.Component)))
 	}
 	if cfg.Has(config.MQTT) {
 		st.Access = append(st.Access, "MQTT for Home Assistant: Settings → Devices & services → Add MQTT, with what 'sudo hakube credentials mqtt' shows")

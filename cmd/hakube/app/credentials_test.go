@@ -40,6 +40,9 @@ func TestCredentialsShowsEachLoginAndWhereItIsUsed(t *testing.T) {
 		"username: homeassistant", "password: " + sec.MQTTHomeAssistant.Password,
 		"password: " + sec.NodeREDPassword, "password: " + sec.ESPHomePassword,
 		"token:    " + sec.Zigbee2MQTTAuthToken, "password: " + sec.PostgreSQLPassword,
+		"Node-RED's editor: its login page\n  where:    http://NODE-ADDRESS:31880",
+		"ESPHome's dashboard: its login page\n  where:    http://NODE-ADDRESS:31052",
+		"token, not a user)\n  where:    http://NODE-ADDRESS:31080",
 	} {
 		assert.Contains(t, out, want)
 	}
