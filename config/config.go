@@ -10,6 +10,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 )
 
 // Profile is one of the four deployment options of the architecture.
@@ -93,6 +94,20 @@ func (c *Config) DashboardPort(comp Component) int {
 	return 0
 }
 
+// DashboardHost is the Ingress host of a component's dashboard, "" when it
+// is not behind the Ingress. A wildcard ingress-host (*.example.com) gives
+// nodered.example.com; any other gives nodered.<ingress-host>.
+func (c *Config) DashboardHost(comp Component) string {
+	if !c.DashboardsIngress || c.IngressHost == "" || !c.Has(comp) {
+		return ""
+	}
+	switch comp {
+	case NodeRED, ESPHome, Zigbee2MQTT:
+		return string(comp) + "." + strings.TrimPrefix(c.IngressHost, "*.")
+	}
+	return ""
+}
+
 // Monitoring says whether a ServiceMonitor is rendered.
 type Monitoring string
 
@@ -162,9 +177,12 @@ type Config struct {
 	// Dashboard node ports: Node-RED's editor, ESPHome's and Zigbee2MQTT's
 	// dashboards on the LAN, each behind its own login; 0 keeps one off
 	// the LAN.
-	NodeREDNodePort     int          `json:"nodered-node-port"`
-	ESPHomeNodePort     int          `json:"esphome-node-port"`
-	Zigbee2MQTTNodePort int          `json:"zigbee2mqtt-node-port"`
+	NodeREDNodePort     int `json:"nodered-node-port"`
+	ESPHomeNodePort     int `json:"esphome-node-port"`
+	Zigbee2MQTTNodePort int `json:"zigbee2mqtt-node-port"`
+	// DashboardsIngress publishes the dashboards on sub-hosts of
+	// ingress-host (nodered.HOST, esphome.HOST, zigbee2mqtt.HOST).
+	DashboardsIngress   bool         `json:"dashboards-ingress"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`

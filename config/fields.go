@@ -168,6 +168,8 @@ var fields = []*field{
 		func(c *Config) *int { return &c.ESPHomeNodePort }),
 	intField("zigbee2mqtt-node-port", "NodePort of Zigbee2MQTT's frontend on the LAN, behind its token (0: not on the LAN)",
 		func(c *Config) *int { return &c.Zigbee2MQTTNodePort }),
+	boolField("dashboards-ingress", "publish the dashboards on sub-hosts of ingress-host (nodered.HOST, esphome.HOST, zigbee2mqtt.HOST), behind the same TLS",
+		func(c *Config) *bool { return &c.DashboardsIngress }),
 	stringField("node-name", "pin the pods to this node (the one with the radio)", nil,
 		func(c *Config) *string { return &c.NodeName }),
 	stringField("timezone", "IANA time zone, e.g. Europe/Berlin", nil,

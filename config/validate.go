@@ -149,6 +149,9 @@ func validate(c *Config, set *Settings) []Problem {
 		}
 		used[d.port] = d.key
 	}
+	if c.DashboardsIngress && c.IngressHost == "" {
+		add("dashboards-ingress", "the dashboards' sub-hosts need ingress-host: set it, or use the dashboards' node ports")
+	}
 	for _, h := range c.MQTTTLSHosts {
 		if net.ParseIP(h) != nil {
 			continue

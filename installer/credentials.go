@@ -2,6 +2,7 @@ package installer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/manifests"
@@ -96,8 +97,15 @@ func dashboardWhere(cfg *config.Config, comp config.Component) string {
 		if d.Component != comp {
 			continue
 		}
+		var at []string
+		if host := cfg.DashboardHost(comp); host != "" {
+			at = append(at, ingressScheme(cfg)+"://"+host)
+		}
 		if port := cfg.DashboardPort(comp); port != 0 {
-			return fmt.Sprintf("http://NODE-ADDRESS:%d ('hakube status' shows the address)", port)
+			at = append(at, fmt.Sprintf("http://NODE-ADDRESS:%d ('hakube status' shows the address)", port))
+		}
+		if len(at) > 0 {
+			return strings.Join(at, ", or ")
 		}
 		return fmt.Sprintf("port %d, through 'kubectl port-forward' (not on the LAN: %s-node-port is 0)", d.Port, comp)
 	}

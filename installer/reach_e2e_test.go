@@ -130,7 +130,8 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	lb := cfg
 	lb.MQTTExpose, lb.MQTTNodePort, lb.MQTTTLSNodePort = config.MQTTExposeLoadBalancer, 31883, 31884
 	lb.IngressHost = "home.lan"
-	lb.NodeREDNodePort = 0 // Node-RED's editor off the LAN
+	lb.NodeREDNodePort = 0 // Node-RED's editor off the node port…
+	lb.DashboardsIngress = true // …and on a sub-host of the Ingress
 	_, err = e.installer(3*time.Minute).Install(ctx, lb)
 	require.NoError(t, err, "events:\n%s", e.events)
 	svc, err = e.kube.CoreV1().Services(ns).Get(ctx, "home-assistant-mqtt-lan", metav1.GetOptions{})
@@ -143,8 +144,13 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	}
 	assert.Equal(t, []int32{1883, 8883}, lbPorts)
 	assert.ElementsMatch(t, []int{1883, 8883}, lanRules(t, e, ns))
-	_, err = e.kube.NetworkingV1().Ingresses(ns).Get(ctx, "home-assistant", metav1.GetOptions{})
-	assert.NoError(t, err, "the Ingress is rendered")
+	ing, err := e.kube.NetworkingV1().Ingresses(ns).Get(ctx, "home-assistant", metav1.GetOptions{})
+	require.NoError(t, err, "the Ingress is rendered")
+	backends := map[string]string{}
+	for _, r := range ing.Spec.Rules {
+		backends[r.Host] = r.HTTP.Paths[0].Backend.Service.Name
+	}
+	assert.Equal(t, map[string]string{"home.lan": "home-assistant", "nodered.home.lan": "home-assistant-nodered", "esphome.home.lan": "home-assistant-esphome"}, backends)
 	require.Eventually(t, func() bool {
 		_, err := e.kube.CoreV1().Services(ns).Get(ctx, "home-assistant-nodered-lan", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
@@ -152,11 +158,13 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	st, err = e.installer(0).Status(ctx, lb)
 	require.NoError(t, err)
 	urls = statusURLs(st)
-	assert.Len(t, urls, 3, "status: %+v", st.URLs)
+	assert.Len(t, urls, 5, "status: %+v", st.URLs)
 	assert.Regexp(t, `:1883$`, urls["MQTT for LAN devices"])
 	assert.Regexp(t, `:8883$`, urls["MQTT over TLS for LAN devices"])
 	assert.Regexp(t, `:31052$`, urls["ESPHome"])
-	assert.Contains(t, strings.Join(st.Access, "\n"), "Node-RED: not on the LAN")
+	assert.Equal(t, "http://esphome.home.lan", urls["ESPHome (Ingress)"])
+	assert.Equal(t, "http://nodered.home.lan", urls["Node-RED (Ingress)"])
+	assert.NotContains(t, urls, "Node-RED", "Node-RED's node port is off")
 
 	// Off: the LAN Service goes, the policy opens the broker to our pods only.
 	off := lb

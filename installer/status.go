@@ -140,9 +140,16 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		if !cfg.Has(d.Component) {
 			continue
 		}
+		if host := cfg.DashboardHost(d.Component); host != "" {
+			st.URLs = append(st.URLs, AccessURL{Name: names[d.Component] + " (Ingress)", URL: ingressScheme(&cfg) + "://" + host,
+				Login: DashboardLogin(d.Component)})
+		}
 		if port := cfg.DashboardPort(d.Component); port != 0 {
 			st.URLs = append(st.URLs, AccessURL{Name: names[d.Component], URL: fmt.Sprintf("http://%s:%d", nodeIP(ctx, in.Clients), port),
 				Login: DashboardLogin(d.Component)})
+			continue
+		}
+		if cfg.DashboardHost(d.Component) != "" {
 			continue
 		}
 		ns := cfg.Namespace
@@ -216,4 +223,11 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+func ingressScheme(cfg *config.Config) string {
+	if cfg.IngressTLS {
+		return "https"
+	}
+	return "http"
 }

@@ -710,3 +710,43 @@ func TestWorkloadsMatchRender(t *testing.T) {
 		assert.Equal(t, "home-assistant", manifests.Workloads(&c)[0].Name)
 	}
 }
+
+// TestDashboardsIngress: with dashboards-ingress each dashboard is a
+// sub-host of ingress-host behind the same TLS Secret; a USB radio's
+// Zigbee2MQTT gets an Ingress in its own namespace (an Ingress reaches only
+// its namespace's Services); without the setting no dashboard is behind it.
+func TestDashboardsIngress(t *testing.T) {
+	ingresses := func(c config.Config) map[string]*networkingv1.Ingress {
+		out := map[string]*networkingv1.Ingress{}
+		for _, o := range decodeAll(t, render(t, renderCase{"ingress", func() config.Config { return c }, manifests.Options{}})) {
+			if ing, ok := o.obj.(*networkingv1.Ingress); ok {
+				out[ing.Namespace+"/"+ing.Name] = ing
+			}
+		}
+		return out
+	}
+	hosts := func(ing *networkingv1.Ingress) map[string]string {
+		out := map[string]string{}
+		for _, r := range ing.Spec.Rules {
+			out[r.Host] = r.HTTP.Paths[0].Backend.Service.Name
+		}
+		return out
+	}
+	c := withZigbee(config.Defaults(config.ProfileProduction), "/dev/ttyUSB0", "ember")
+	c.IngressHost, c.IngressTLS = "*.example.com", true
+	got := ingresses(c)
+	require.Len(t, got, 1)
+	assert.Equal(t, map[string]string{"*.example.com": "home-assistant"}, hosts(got["home-assistant/home-assistant"]))
+
+	c.DashboardsIngress = true
+	got = ingresses(c)
+	require.Len(t, got, 2)
+	main := got["home-assistant/home-assistant"]
+	assert.Equal(t, map[string]string{"*.example.com": "home-assistant", "nodered.example.com": "home-assistant-nodered",
+		"esphome.example.com": "home-assistant-esphome"}, hosts(main))
+	assert.ElementsMatch(t, []string{"*.example.com", "nodered.example.com", "esphome.example.com"}, main.Spec.TLS[0].Hosts)
+	radio := got["home-assistant-radio/home-assistant-zigbee2mqtt"]
+	require.NotNil(t, radio, "the radio's Ingress")
+	assert.Equal(t, map[string]string{"zigbee2mqtt.example.com": "home-assistant-zigbee2mqtt"}, hosts(radio))
+	assert.Equal(t, "homeassistant-tls", radio.Spec.TLS[0].SecretName)
+}

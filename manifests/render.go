@@ -375,6 +375,19 @@ type view struct {
 	// Dashboards are, by component file, the NodePort Services that put a
 	// dashboard on the LAN (config.DashboardPort); absent when off.
 	Dashboards map[string]string
+	// IngressDashboards are the dashboards behind the Ingress in the
+	// namespace; RadioIngress the one in the radio's namespace (an Ingress
+	// reaches only Services of its own namespace).
+	IngressDashboards []ingressDashboard
+	RadioIngress      []ingressDashboard
+	// IngressHosts are every host of the namespace's Ingress (its TLS
+	// certificate names them all).
+	IngressHosts []string
+}
+
+// ingressDashboard is one dashboard's rule in an Ingress.
+type ingressDashboard struct {
+	Host, Service, Port string
 }
 
 //go:embed seed.sh
@@ -605,6 +618,20 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	}
 	if v.Dashboards, err = dashboardServices(v); err != nil {
 		return nil, err
+	}
+	v.IngressHosts = []string{cfg.IngressHost}
+	for _, d := range Dashboards() {
+		host := cfg.DashboardHost(d.Component)
+		if host == "" {
+			continue
+		}
+		r := ingressDashboard{Host: host, Service: "home-assistant-" + string(d.Component), Port: d.Name}
+		if d.Component == config.Zigbee2MQTT && v.RadioNS != "" {
+			v.RadioIngress = append(v.RadioIngress, r)
+			continue
+		}
+		v.IngressDashboards = append(v.IngressDashboards, r)
+		v.IngressHosts = append(v.IngressHosts, host)
 	}
 	return v, nil
 }

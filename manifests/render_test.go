@@ -120,6 +120,13 @@ var cases = []renderCase{
 		c.MQTTExpose, c.MQTTNodePort, c.MQTTTLSNodePort = config.MQTTExposeNodePort, 31000, 31001
 		return c
 	}, manifests.Options{}},
+	{"production-dashboards-ingress", func() config.Config {
+		c := withZigbee(config.Defaults(config.ProfileProduction), "tcp://192.0.2.10:6638", "zstack")
+		c.IngressHost, c.IngressTLS, c.ClusterIssuer = "home.example.com", true, "letsencrypt"
+		c.DashboardsIngress = true
+		c.NodeREDNodePort, c.ESPHomeNodePort, c.Zigbee2MQTTNodePort = 0, 0, 0
+		return c
+	}, manifests.Options{}},
 	{"production-mqtt-loadbalancer-issuer", func() config.Config {
 		c := config.Defaults(config.ProfileProduction)
 		c.IngressHost, c.IngressTLS, c.ClusterIssuer = "home.example.com", true, "letsencrypt"
