@@ -680,7 +680,7 @@ func dashboardServices(v *view) (map[string]string, error) {
 				// The dashboard sees the browser's own address.
 				"externalTrafficPolicy": "Local",
 				"selector":              map[string]string{"app.kubernetes.io/name": d.App, "app.kubernetes.io/instance": "hakube"},
-				"ports": []any{map[string]any{"name": d.Name, "port": d.Port, "targetPort": d.Name, "protocol": "TCP", "nodePort": port}},
+				"ports":                 []any{map[string]any{"name": d.Name, "port": d.Port, "targetPort": d.Name, "protocol": "TCP", "nodePort": port}},
 			},
 		}
 		b, err := yaml.Marshal(obj)
