@@ -130,7 +130,7 @@ func TestE2EMQTTForLANDevices(t *testing.T) {
 	lb := cfg
 	lb.MQTTExpose, lb.MQTTNodePort, lb.MQTTTLSNodePort = config.MQTTExposeLoadBalancer, 31883, 31884
 	lb.IngressHost = "home.lan"
-	lb.NodeREDNodePort = 0 // Node-RED's editor off the node port…
+	lb.NodeREDNodePort = 0      // Node-RED's editor off the node port…
 	lb.DashboardsIngress = true // …and on a sub-host of the Ingress
 	_, err = e.installer(3*time.Minute).Install(ctx, lb)
 	require.NoError(t, err, "events:\n%s", e.events)
