@@ -198,7 +198,8 @@ func AddonName(file string) string {
 }
 
 // checkNodePort fails when another Service already holds one of our
-// NodePorts (Home Assistant's, the broker's with mqtt-expose: NodePort).
+// NodePorts (Home Assistant's, the broker's with mqtt-expose: NodePort, the
+// dashboards').
 func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) error {
 	type want struct {
 		port int
@@ -211,6 +212,16 @@ func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) erro
 	if cfg.MQTTExposed() && cfg.MQTTExpose == config.MQTTExposeNodePort {
 		wants = append(wants, want{cfg.MQTTNodePort, "--mqtt-node-port"}, want{cfg.MQTTTLSNodePort, "--mqtt-tls-node-port"})
 	}
+	ours := map[string]bool{cfg.Namespace + "/home-assistant": true, cfg.Namespace + "/home-assistant-mqtt-lan": true}
+	for _, d := range manifests.Dashboards() {
+		if port := cfg.DashboardPort(d.Component); port != 0 {
+			wants = append(wants, want{port, "--" + string(d.Component) + "-node-port (0 keeps the dashboard off the LAN)"})
+			ours[cfg.Namespace+"/"+manifests.DashboardService(d.Component)] = true
+			if r := manifests.RadioNamespace(cfg); r != "" {
+				ours[r+"/"+manifests.DashboardService(d.Component)] = true
+			}
+		}
+	}
 	if len(wants) == 0 {
 		return nil
 	}
@@ -219,7 +230,7 @@ func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) erro
 		return fmt.Errorf("list services: %w", err)
 	}
 	for _, s := range svcs.Items {
-		if s.Namespace == cfg.Namespace && (s.Name == "home-assistant" || s.Name == "home-assistant-mqtt-lan") {
+		if ours[s.Namespace+"/"+s.Name] {
 			continue
 		}
 		for _, p := range s.Spec.Ports {
