@@ -10,6 +10,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 )
 
 // Profile is one of the four deployment options of the architecture.
@@ -60,6 +61,53 @@ const (
 	ClusterIP    ServiceType = "ClusterIP"
 )
 
+// MQTTExpose is how LAN devices reach the broker.
+type MQTTExpose string
+
+// The broker's exposures: off (cluster only), a NodePort, or k3s's
+// ServiceLB on the node's own 1883 and 8883.
+const (
+	MQTTExposeOff          MQTTExpose = "off"
+	MQTTExposeNodePort     MQTTExpose = "NodePort"
+	MQTTExposeLoadBalancer MQTTExpose = "LoadBalancer"
+)
+
+// MQTTExposed reports whether the broker is reachable from the LAN.
+func (c *Config) MQTTExposed() bool {
+	return c.Has(MQTT) && c.MQTTExpose != "" && c.MQTTExpose != MQTTExposeOff
+}
+
+// DashboardPort is the node port of a component's dashboard, 0 when it is
+// not on the LAN (or the component is not installed).
+func (c *Config) DashboardPort(comp Component) int {
+	if !c.Has(comp) {
+		return 0
+	}
+	switch comp {
+	case NodeRED:
+		return c.NodeREDNodePort
+	case ESPHome:
+		return c.ESPHomeNodePort
+	case Zigbee2MQTT:
+		return c.Zigbee2MQTTNodePort
+	}
+	return 0
+}
+
+// DashboardHost is the Ingress host of a component's dashboard, "" when it
+// is not behind the Ingress. A wildcard ingress-host (*.example.com) gives
+// nodered.example.com; any other gives nodered.<ingress-host>.
+func (c *Config) DashboardHost(comp Component) string {
+	if !c.DashboardsIngress || c.IngressHost == "" || !c.Has(comp) {
+		return ""
+	}
+	switch comp {
+	case NodeRED, ESPHome, Zigbee2MQTT:
+		return string(comp) + "." + strings.TrimPrefix(c.IngressHost, "*.")
+	}
+	return ""
+}
+
 // Monitoring says whether a ServiceMonitor is rendered.
 type Monitoring string
 
@@ -99,24 +147,42 @@ type Volumes struct {
 // Config is everything a user can choose. The zero value is not valid: start
 // from Defaults or Load.
 type Config struct {
-	Profile             Profile      `json:"profile"`
-	Namespace           string       `json:"namespace"`
-	Components          []Component  `json:"components"`
-	Database            Database     `json:"database"`
-	DatabaseURLFile     string       `json:"database-url-file,omitempty"`
-	ServiceType         ServiceType  `json:"service-type"`
-	NodePort            int          `json:"node-port"`
-	IngressHost         string       `json:"ingress-host,omitempty"`
-	IngressTLS          bool         `json:"ingress-tls"`
-	ClusterIssuer       string       `json:"cluster-issuer,omitempty"`
-	StorageClass        string       `json:"storage-class"`
-	Volumes             Volumes      `json:",inline"`
-	ZigbeeDevice        string       `json:"zigbee-device,omitempty"`
-	ZigbeeAdapter       string       `json:"zigbee-adapter,omitempty"`
-	ZigbeeBaudrate      int          `json:"zigbee-baudrate,omitempty"`
-	ZigbeeRTSCTS        bool         `json:"zigbee-rtscts"`
-	HostNetwork         bool         `json:"host-network"`
-	MQTTWebsockets      bool         `json:"mqtt-websockets"`
+	Profile         Profile     `json:"profile"`
+	Namespace       string      `json:"namespace"`
+	Components      []Component `json:"components"`
+	Database        Database    `json:"database"`
+	DatabaseURLFile string      `json:"database-url-file,omitempty"`
+	ServiceType     ServiceType `json:"service-type"`
+	NodePort        int         `json:"node-port"`
+	IngressHost     string      `json:"ingress-host,omitempty"`
+	IngressTLS      bool        `json:"ingress-tls"`
+	ClusterIssuer   string      `json:"cluster-issuer,omitempty"`
+	StorageClass    string      `json:"storage-class"`
+	Volumes         Volumes     `json:",inline"`
+	ZigbeeDevice    string      `json:"zigbee-device,omitempty"`
+	ZigbeeAdapter   string      `json:"zigbee-adapter,omitempty"`
+	ZigbeeBaudrate  int         `json:"zigbee-baudrate,omitempty"`
+	ZigbeeRTSCTS    bool        `json:"zigbee-rtscts"`
+	HostNetwork     bool        `json:"host-network"`
+	MQTTWebsockets  bool        `json:"mqtt-websockets"`
+	// MQTTExpose opens the broker to LAN devices (1883, and TLS on 8883).
+	MQTTExpose MQTTExpose `json:"mqtt-expose"`
+	// MQTTNodePort and MQTTTLSNodePort are the node ports with
+	// mqtt-expose: NodePort.
+	MQTTNodePort    int `json:"mqtt-node-port"`
+	MQTTTLSNodePort int `json:"mqtt-tls-node-port"`
+	// MQTTTLSHosts are extra names and addresses the broker's TLS
+	// certificate is valid for (the node's own are found at install).
+	MQTTTLSHosts []string `json:"mqtt-tls-hosts,omitempty"`
+	// Dashboard node ports: Node-RED's editor, ESPHome's and Zigbee2MQTT's
+	// dashboards on the LAN, each behind its own login; 0 keeps one off
+	// the LAN.
+	NodeREDNodePort     int `json:"nodered-node-port"`
+	ESPHomeNodePort     int `json:"esphome-node-port"`
+	Zigbee2MQTTNodePort int `json:"zigbee2mqtt-node-port"`
+	// DashboardsIngress publishes the dashboards on sub-hosts of
+	// ingress-host (nodered.HOST, esphome.HOST, zigbee2mqtt.HOST).
+	DashboardsIngress   bool         `json:"dashboards-ingress"`
 	NodeName            string       `json:"node-name,omitempty"`
 	Timezone            string       `json:"timezone"`
 	PodCIDR             string       `json:"pod-cidr"`
@@ -166,6 +232,12 @@ func Defaults(p Profile) Config {
 		Database:            DatabaseSQLite,
 		ServiceType:         NodePort,
 		NodePort:            30123,
+		MQTTExpose:          MQTTExposeOff,
+		MQTTNodePort:        31883,
+		MQTTTLSNodePort:     31884,
+		NodeREDNodePort:     31880,
+		ESPHomeNodePort:     31052,
+		Zigbee2MQTTNodePort: 31080,
 		StorageClass:        RetainStorageClass,
 		Timezone:            "UTC",
 		PodCIDR:             "10.42.0.0/16",
@@ -188,7 +260,9 @@ func Defaults(p Profile) Config {
 	}
 	switch p {
 	case ProfileBasic:
+		// Nothing on the node's network: no dashboards either.
 		c.ServiceType = ClusterIP
+		c.NodeREDNodePort, c.ESPHomeNodePort, c.Zigbee2MQTTNodePort = 0, 0, 0
 	case ProfileProduction:
 		c.Database = DatabasePostgreSQL
 		c.ServiceType = LoadBalancer

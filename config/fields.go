@@ -147,6 +147,29 @@ var fields = []*field{
 		func(c *Config) *bool { return &c.HostNetwork }),
 	boolField("mqtt-websockets", "open Mosquitto's websockets listener (9001) to the cluster",
 		func(c *Config) *bool { return &c.MQTTWebsockets }),
+	typedField("mqtt-expose", "open the broker to LAN devices on 1883 and TLS 8883", []MQTTExpose{MQTTExposeOff, MQTTExposeNodePort, MQTTExposeLoadBalancer},
+		func(c *Config) *MQTTExpose { return &c.MQTTExpose }),
+	intField("mqtt-node-port", "NodePort for MQTT with mqtt-expose: NodePort (30000-32767)",
+		func(c *Config) *int { return &c.MQTTNodePort }),
+	intField("mqtt-tls-node-port", "NodePort for MQTT over TLS with mqtt-expose: NodePort (30000-32767)",
+		func(c *Config) *int { return &c.MQTTTLSNodePort }),
+	{key: "mqtt-tls-hosts", kind: kindList,
+		usage: "extra host names and addresses in the broker's TLS certificate (the node's own are added)",
+		get:   func(c *Config) any { return slices.Clone(c.MQTTTLSHosts) },
+		set: func(c *Config, v any) {
+			c.MQTTTLSHosts = nil
+			if l := v.([]string); len(l) > 0 {
+				c.MQTTTLSHosts = slices.Clone(l)
+			}
+		}},
+	intField("nodered-node-port", "NodePort of Node-RED's editor on the LAN, behind its admin login (0: not on the LAN)",
+		func(c *Config) *int { return &c.NodeREDNodePort }),
+	intField("esphome-node-port", "NodePort of ESPHome's dashboard on the LAN, behind its login (0: not on the LAN)",
+		func(c *Config) *int { return &c.ESPHomeNodePort }),
+	intField("zigbee2mqtt-node-port", "NodePort of Zigbee2MQTT's frontend on the LAN, behind its token (0: not on the LAN)",
+		func(c *Config) *int { return &c.Zigbee2MQTTNodePort }),
+	boolField("dashboards-ingress", "publish the dashboards on sub-hosts of ingress-host (nodered.HOST, esphome.HOST, zigbee2mqtt.HOST), behind the same TLS",
+		func(c *Config) *bool { return &c.DashboardsIngress }),
 	stringField("node-name", "pin the pods to this node (the one with the radio)", nil,
 		func(c *Config) *string { return &c.NodeName }),
 	stringField("timezone", "IANA time zone, e.g. Europe/Berlin", nil,

@@ -104,6 +104,63 @@ func validate(c *Config, set *Settings) []Problem {
 		}
 	}
 
+	// MQTT for LAN devices.
+	oneOf("mqtt-expose", string(c.MQTTExpose))
+	if c.MQTTExpose != MQTTExposeOff && !c.Has(MQTT) {
+		addRel("mqtt-expose", []string{"components"}, "there is no broker to expose: add mqtt to components or set mqtt-expose: off")
+	}
+	for _, k := range []struct {
+		key  string
+		port int
+	}{{"mqtt-node-port", c.MQTTNodePort}, {"mqtt-tls-node-port", c.MQTTTLSNodePort}} {
+		switch {
+		case k.port < 30000 || k.port > 32767:
+			add(k.key, "%d is outside the NodePort range 30000-32767: choose a port in that range", k.port)
+		case c.MQTTExpose == MQTTExposeNodePort && c.ServiceType == NodePort && k.port == c.NodePort:
+			add(k.key, "%d is Home Assistant's node-port too: choose another port", k.port)
+		case isSet(k.key) && c.MQTTExpose != MQTTExposeNodePort:
+			addRel(k.key, []string{"mqtt-expose"}, "only used with mqtt-expose: NodePort (now %q): remove it or set mqtt-expose: NodePort", c.MQTTExpose)
+		}
+	}
+	if c.MQTTExpose == MQTTExposeNodePort && c.MQTTNodePort == c.MQTTTLSNodePort {
+		add("mqtt-tls-node-port", "%d is mqtt-node-port too: give TLS its own port", c.MQTTTLSNodePort)
+	}
+	// Dashboards on the LAN: every node port in range and used once.
+	used := map[int]string{}
+	if c.ServiceType == NodePort {
+		used[c.NodePort] = "node-port"
+	}
+	if c.MQTTExposed() && c.MQTTExpose == MQTTExposeNodePort {
+		used[c.MQTTNodePort], used[c.MQTTTLSNodePort] = "mqtt-node-port", "mqtt-tls-node-port"
+	}
+	for _, d := range []struct {
+		key  string
+		port int
+	}{{"nodered-node-port", c.NodeREDNodePort}, {"esphome-node-port", c.ESPHomeNodePort}, {"zigbee2mqtt-node-port", c.Zigbee2MQTTNodePort}} {
+		if d.port == 0 {
+			continue
+		}
+		if d.port < 30000 || d.port > 32767 {
+			add(d.key, "%d is outside the NodePort range 30000-32767: choose a port in that range, or 0 to keep the dashboard off the LAN", d.port)
+			continue
+		}
+		if other, ok := used[d.port]; ok {
+			add(d.key, "%d is %s too: choose another port", d.port, other)
+		}
+		used[d.port] = d.key
+	}
+	if c.DashboardsIngress && c.IngressHost == "" {
+		add("dashboards-ingress", "the dashboards' sub-hosts need ingress-host: set it, or use the dashboards' node ports")
+	}
+	for _, h := range c.MQTTTLSHosts {
+		if net.ParseIP(h) != nil {
+			continue
+		}
+		if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
+			add("mqtt-tls-hosts", "%q is neither an IP address nor a host name: write it like 192.168.1.10 or pi.lan", h)
+		}
+	}
+
 	// Storage.
 	if errs := validation.IsDNS1123Subdomain(c.StorageClass); len(errs) > 0 {
 		add("storage-class", "%q is not a valid StorageClass name: %s", c.StorageClass, strings.Join(errs, "; "))

@@ -89,6 +89,13 @@ func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 		}
 		rep.emit(LevelWarning, PhaseSecrets, "", "recovered the credentials from the cluster's copy (Secret "+cfg.Namespace+"/"+StateSecret+") into "+res.SecretsPath, "")
 	default:
+		if p.secretsChanged {
+			if err := in.State.SaveSecrets(p.secrets); err != nil {
+				return nil, err
+			}
+			rep.emit(LevelInfo, PhaseSecrets, "", "updated the credentials kept in "+res.SecretsPath+" (MQTT device accounts or the broker's certificate)", "")
+			break
+		}
 		rep.emit(LevelInfo, PhaseSecrets, "", "reusing the credentials kept in "+res.SecretsPath, "")
 	}
 
@@ -190,9 +197,32 @@ func AddonName(file string) string {
 	return stem
 }
 
-// checkNodePort fails when another Service already holds our NodePort.
+// checkNodePort fails when another Service already holds one of our
+// NodePorts (Home Assistant's, the broker's with mqtt-expose: NodePort, the
+// dashboards').
 func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) error {
-	if cfg.ServiceType != config.NodePort {
+	type want struct {
+		port int
+		key  string
+	}
+	var wants []want
+	if cfg.ServiceType == config.NodePort {
+		wants = append(wants, want{cfg.NodePort, "--node-port"})
+	}
+	if cfg.MQTTExposed() && cfg.MQTTExpose == config.MQTTExposeNodePort {
+		wants = append(wants, want{cfg.MQTTNodePort, "--mqtt-node-port"}, want{cfg.MQTTTLSNodePort, "--mqtt-tls-node-port"})
+	}
+	ours := map[string]bool{cfg.Namespace + "/home-assistant": true, cfg.Namespace + "/home-assistant-mqtt-lan": true}
+	for _, d := range manifests.Dashboards() {
+		if port := cfg.DashboardPort(d.Component); port != 0 {
+			wants = append(wants, want{port, "--" + string(d.Component) + "-node-port (0 keeps the dashboard off the LAN)"})
+			ours[cfg.Namespace+"/"+manifests.DashboardService(d.Component)] = true
+			if r := manifests.RadioNamespace(cfg); r != "" {
+				ours[r+"/"+manifests.DashboardService(d.Component)] = true
+			}
+		}
+	}
+	if len(wants) == 0 {
 		return nil
 	}
 	svcs, err := in.Clients.Kube.Services.List(ctx, "", metav1.ListOptions{})
@@ -200,13 +230,15 @@ func (in *Installer) checkNodePort(ctx context.Context, cfg *config.Config) erro
 		return fmt.Errorf("list services: %w", err)
 	}
 	for _, s := range svcs.Items {
-		if s.Namespace == cfg.Namespace && s.Name == "home-assistant" {
+		if ours[s.Namespace+"/"+s.Name] {
 			continue
 		}
 		for _, p := range s.Spec.Ports {
-			if int(p.NodePort) == cfg.NodePort {
-				return fmt.Errorf("%w: NodePort %d is taken by service %s/%s: choose another with --node-port (30000-32767)",
-					ErrPreflight, cfg.NodePort, s.Namespace, s.Name)
+			for _, w := range wants {
+				if int(p.NodePort) == w.port {
+					return fmt.Errorf("%w: NodePort %d is taken by service %s/%s: choose another with %s (30000-32767)",
+						ErrPreflight, w.port, s.Namespace, s.Name, w.key)
+				}
 			}
 		}
 	}

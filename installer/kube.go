@@ -73,7 +73,16 @@ func (c *Clients) Reachable(ctx context.Context) error {
 // HasServiceMonitorCRD reports whether the Prometheus operator's
 // ServiceMonitor kind is served.
 func (c *Clients) HasServiceMonitorCRD() bool {
-	raw, err := c.Kube.Raw().Get().AbsPath("/apis/monitoring.coreos.com/v1").DoRaw(context.Background())
+	return c.hasKind("/apis/monitoring.coreos.com/v1", "ServiceMonitor")
+}
+
+// HasCertificateCRD says cert-manager's Certificate kind is served.
+func (c *Clients) HasCertificateCRD() bool {
+	return c.hasKind("/apis/cert-manager.io/v1", "Certificate")
+}
+
+func (c *Clients) hasKind(groupVersion, kind string) bool {
+	raw, err := c.Kube.Raw().Get().AbsPath(groupVersion).DoRaw(context.Background())
 	if err != nil {
 		return false
 	}
@@ -82,7 +91,7 @@ func (c *Clients) HasServiceMonitorCRD() bool {
 		return false
 	}
 	for _, r := range res.APIResources {
-		if r.Kind == "ServiceMonitor" {
+		if r.Kind == kind {
 			return true
 		}
 	}

@@ -23,6 +23,8 @@ func PlaceholderSecrets() manifests.Secrets {
 		Zigbee2MQTTAuthToken:    Placeholder,
 		ZigbeePanID:             0x1a62,
 		DatabaseURL:             "postgresql://homeassistant:" + Placeholder + "@database.example:5432/homeassistant",
+		MQTTTLS: manifests.MQTTTLS{CACert: Placeholder, CAKey: Placeholder,
+			ServerCert: Placeholder, ServerKey: Placeholder},
 	}
 	for i := range s.ZigbeeNetworkKey {
 		s.ZigbeeNetworkKey[i] = byte(i + 1)

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,6 +116,9 @@ type Plan struct {
 	installID string
 	// keptClaims are the claims the files on disk hold: they stay rendered.
 	keptClaims []manifests.Claim
+	// secretsChanged says kept credentials gained something (the broker's
+	// TLS certificate, a device account) that Apply must save.
+	secretsChanged bool
 }
 
 // Changes are the files that change (added, changed, removed).
@@ -140,6 +144,9 @@ type PlanOptions struct {
 	RegenerateCredentials bool
 	// Placeholders renders with placeholder credentials (for printing).
 	Placeholders bool
+	// Secrets replaces the kept credentials (a device account added or
+	// removed); Apply saves them. nil: the kept ones.
+	Secrets *manifests.Secrets
 }
 
 // Plan computes what installing cfg would do. It reads the state directory,
@@ -168,6 +175,16 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 	} else if p.secrets, p.Credentials, err = in.credentials(ctx, &cfg, o.RegenerateCredentials); err != nil {
 		return nil, err
 	}
+	if o.Secrets != nil && !o.Placeholders {
+		p.secrets, p.secretsChanged = *o.Secrets, true
+	}
+	if cfg.MQTTExposed() && cfg.ClusterIssuer == "" && !o.Placeholders {
+		changed, err := EnsureMQTTTLS(&p.secrets.MQTTTLS, MQTTTLSHosts(&cfg), time.Now(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		p.secretsChanged = p.secretsChanged || changed
+	}
 	if cfg.Database == config.DatabaseExternal && !o.Placeholders {
 		if p.secrets.DatabaseURL, err = config.ReadDatabaseURL(cfg.DatabaseURLFile); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
@@ -188,6 +205,9 @@ func (in *Installer) Plan(ctx context.Context, cfg config.Config, o PlanOptions)
 		opts.ServiceMonitorCRD = in.Clients.HasServiceMonitorCRD()
 		if cfg.Monitoring == config.MonitoringOn && !opts.ServiceMonitorCRD {
 			return nil, fmt.Errorf("%w: monitoring: true needs the Prometheus operator (ServiceMonitor CRD), which this cluster lacks: install it, or set monitoring: auto", ErrPreflight)
+		}
+		if cfg.MQTTExposed() && cfg.ClusterIssuer != "" && !in.Clients.HasCertificateCRD() {
+			return nil, fmt.Errorf("%w: cluster-issuer %s signs the broker's TLS certificate through cert-manager, which this cluster lacks (no Certificate kind): install cert-manager, or remove cluster-issuer so hakube's own CA signs it", ErrPreflight, cfg.ClusterIssuer)
 		}
 		if err := in.checkNodePort(ctx, &cfg); err != nil {
 			return nil, err

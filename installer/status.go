@@ -24,6 +24,8 @@ type Status struct {
 	Pods       []PodStatus       `json:"pods"`
 	Events     []EventStatus     `json:"events"`
 	Access     []string          `json:"access,omitempty"`
+	// URLs are the addresses the LAN reaches besides Home Assistant's.
+	URLs []AccessURL `json:"urls,omitempty"`
 }
 
 // AddonStatus is one manifest file as k3s sees it.
@@ -133,20 +135,75 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 		}
 	}
 	st.URL = in.url(ctx, &cfg)
-	for _, comp := range []struct {
-		c    config.Component
-		port int
-		what string
-	}{{config.NodeRED, 1880, "Node-RED"}, {config.ESPHome, 6052, "ESPHome"}, {config.Zigbee2MQTT, 8080, "Zigbee2MQTT"}} {
-		if cfg.Has(comp.c) {
-			st.Access = append(st.Access, fmt.Sprintf("%s: kubectl -n %s port-forward svc/home-assistant-headless %d:%d, then http://localhost:%d (its login: 'sudo hakube credentials %s')",
-				comp.what, cfg.Namespace, comp.port, comp.port, comp.port, comp.c))
+	names := map[config.Component]string{config.NodeRED: "Node-RED", config.ESPHome: "ESPHome", config.Zigbee2MQTT: "Zigbee2MQTT"}
+	for _, d := range manifests.Dashboards() {
+		if !cfg.Has(d.Component) {
+			continue
 		}
+		if host := cfg.DashboardHost(d.Component); host != "" {
+			st.URLs = append(st.URLs, AccessURL{Name: names[d.Component] + " (Ingress)", URL: ingressScheme(&cfg) + "://" + host,
+				Login: DashboardLogin(d.Component)})
+		}
+		if port := cfg.DashboardPort(d.Component); port != 0 {
+			st.URLs = append(st.URLs, AccessURL{Name: names[d.Component], URL: fmt.Sprintf("http://%s:%d", nodeIP(ctx, in.Clients), port),
+				Login: DashboardLogin(d.Component)})
+			continue
+		}
+		if cfg.DashboardHost(d.Component) != "" {
+			continue
+		}
+		ns := cfg.Namespace
+		if d.Component == config.Zigbee2MQTT {
+			if r := manifests.RadioNamespace(&cfg); r != "" {
+				ns = r
+			}
+		}
+		st.Access = append(st.Access, fmt.Sprintf("%s: not on the LAN (%s-node-port: 0): kubectl -n %s port-forward svc/home-assistant-%s %d:%d, then http://localhost:%d (%s)",
+			names[d.Component], d.Component, ns, d.Component, d.Port, d.Port, d.Port, DashboardLogin(d.Component)))
 	}
 	if cfg.Has(config.MQTT) {
 		st.Access = append(st.Access, "MQTT for Home Assistant: Settings → Devices & services → Add MQTT, with what 'sudo hakube credentials mqtt' shows")
 	}
+	if cfg.MQTTExposed() {
+		host := in.mqttLANHost(ctx, &cfg)
+		plain, tls := 1883, 8883
+		if cfg.MQTTExpose == config.MQTTExposeNodePort {
+			plain, tls = cfg.MQTTNodePort, cfg.MQTTTLSNodePort
+		}
+		ca := "the CA from 'sudo hakube mqtt ca'"
+		if cfg.ClusterIssuer != "" {
+			ca = "signed by " + cfg.ClusterIssuer
+		}
+		st.URLs = append(st.URLs,
+			AccessURL{Name: "MQTT for LAN devices", URL: fmt.Sprintf("mqtt://%s:%d", host, plain), Login: "a device account: 'sudo hakube mqtt user add NAME'"},
+			AccessURL{Name: "MQTT over TLS for LAN devices", URL: fmt.Sprintf("mqtts://%s:%d", host, tls), Login: "a device account; " + ca})
+	}
+	for _, u := range st.URLs {
+		st.Access = append(st.Access, fmt.Sprintf("%s: %s (%s)", u.Name, u.URL, u.Login))
+	}
 	return st, nil
+}
+
+// AccessURL is one address the LAN reaches, and which login it takes.
+type AccessURL struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"`
+	Login string `json:"login"`
+}
+
+// mqttLANHost is the address LAN devices use for the broker: the
+// LoadBalancer's (ServiceLB: a node's), else the node's.
+func (in *Installer) mqttLANHost(ctx context.Context, cfg *config.Config) string {
+	if cfg.MQTTExpose == config.MQTTExposeLoadBalancer {
+		if svc, err := in.Clients.Kube.Services.Get(ctx, cfg.Namespace, "home-assistant-mqtt-lan"); err == nil {
+			for _, ing := range svc.Status.LoadBalancer.Ingress {
+				if ing.IP != "" {
+					return ing.IP
+				}
+			}
+		}
+	}
+	return nodeIP(ctx, in.Clients)
 }
 
 func eventTime(e *corev1.Event) metav1.Time {
@@ -166,4 +223,11 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+func ingressScheme(cfg *config.Config) string {
+	if cfg.IngressTLS {
+		return "https"
+	}
+	return "http"
 }

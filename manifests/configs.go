@@ -49,8 +49,9 @@ func resourcesFor(size config.ResourceSize) map[string]Resources {
 
 // mosquittoConf is Mosquitto 2's configuration: no anonymous clients on any
 // listener, one password file, one ACL file, persistence on the data volume.
-// The websockets listener is there only when asked for (mqtt-websockets).
-func mosquittoConf(websockets bool) string {
+// The websockets listener is there only when asked for (mqtt-websockets);
+// the TLS listener (8883) only when the broker is open to the LAN.
+func mosquittoConf(websockets, tls bool) string {
 	conf := `# hakube: managed file, rewritten on every install.
 per_listener_settings false
 allow_anonymous false
@@ -68,6 +69,9 @@ protocol mqtt
 `
 	if websockets {
 		conf += "listener 9001\nprotocol websockets\n"
+	}
+	if tls {
+		conf += "listener 8883\nprotocol mqtt\ncertfile /mosquitto/tls/tls.crt\nkeyfile /mosquitto/tls/tls.key\ntls_version tlsv1.2\n"
 	}
 	return conf
 }
@@ -108,6 +112,33 @@ func mosquittoACL(s *Secrets) string {
 		fmt.Fprintf(&b, "topic deny %s\n", t)
 	}
 	b.WriteString("topic readwrite #\n")
+	for _, d := range s.MQTTDevices {
+		b.WriteString(deviceACL(d.Username))
+	}
+	return b.String()
+}
+
+// ReservedDeviceNames are the names a device account may not take: the
+// stack's own accounts and the topic trees devices share.
+var ReservedDeviceNames = []string{"homeassistant", "zigbee2mqtt", "nodered", "tasmota", "shellies", "cmnd", "stat", "tele", "admin", "hakube"}
+
+// deviceACL is a LAN device's rule set: its own tree (NAME/#, which is
+// also a Shelly Gen2's and an ESPHome MQTT client's prefix when the device
+// is named NAME), Tasmota's cmnd/stat/tele trees for the topic NAME, a
+// Shelly Gen1's shellies/NAME tree, Home Assistant discovery for its own
+// node id (homeassistant/COMPONENT/NAME/...), Tasmota's discovery, and
+// Home Assistant's birth message. Never Zigbee2MQTT's tree, never another
+// device's topics, never what Home Assistant publishes to its own.
+func deviceACL(name string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nuser %s\n", name)
+	b.WriteString("topic deny zigbee2mqtt/#\n")
+	for _, t := range []string{"%s/#", "cmnd/%s/#", "stat/%s/#", "tele/%s/#", "shellies/%s/#"} {
+		fmt.Fprintf(&b, "topic readwrite "+t+"\n", name)
+	}
+	fmt.Fprintf(&b, "topic write homeassistant/+/%s/#\n", name)
+	b.WriteString("topic write tasmota/discovery/#\n")
+	b.WriteString("topic read homeassistant/status\n")
 	return b.String()
 }
 

@@ -111,6 +111,13 @@ func TestControlPlaneAdmitsRenderedStack(t *testing.T) {
 		files := renderWith(t, c, testSecrets(), opts)
 		var objs, pods int
 		for _, obj := range objectsOf(t, files) {
+			if obj.GetKind() == "Certificate" {
+				// cert-manager's kind: the test control plane has no
+				// cert-manager (the installer refuses it where the kind is
+				// missing); TestRenderDecodesStrictly checks its fields.
+				t.Logf("%s: Certificate %s not sent: no cert-manager here", rc.name, obj.GetName())
+				continue
+			}
 			ri := api.resource(t, obj)
 			if obj.GetKind() == "Namespace" {
 				_, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldValidation: "Strict"})
@@ -186,6 +193,7 @@ func TestControlPlaneRadioPinnedToItsNode(t *testing.T) {
 		c.Namespace = "pin-" + strings.ReplaceAll(tc.node, "hakube-", "")
 		c.NodeName = tc.node
 		c.StorageClass = "local-path" // the test control plane's PVs
+		c.Zigbee2MQTTNodePort = 0     // two renders in one cluster: one node port each is not the point here
 		files := renderWith(t, c, testSecrets(), manifests.Options{})
 		radioNS := manifests.RadioNamespace(&c)
 		for _, obj := range objectsOf(t, files) {

@@ -163,6 +163,7 @@ func TestControlPlaneClaimsSurvive(t *testing.T) {
 	kept, err = manifests.ParseClaims(files[manifests.VolumesFile])
 	require.NoError(t, err)
 	c.Namespace, c.NodePort = "ha3", 30124
+	c.NodeREDNodePort, c.ESPHomeNodePort, c.Zigbee2MQTTNodePort = 31881, 31053, 31081 // the dashboards' too
 	files = filesMap(renderWith(t, c, testSecrets(), manifests.Options{KeepClaims: kept, InstallID: "first"}))
 	writeManifests(t, cl.ManifestsDir, files)
 	waitApplied(t, k3s, files)

@@ -546,6 +546,7 @@ func TestNetworkPolicies(t *testing.T) {
 			var pols []*networkingv1.NetworkPolicy
 			var svcs []*corev1.Service
 			haExposed := false
+			c := rc.cfg()
 			nss := map[string]bool{}
 			for _, o := range decodeAll(t, render(t, rc)) {
 				switch v := o.obj.(type) {
@@ -585,8 +586,14 @@ func TestNetworkPolicies(t *testing.T) {
 					if !assert.NotNil(t, rule, "%s/%s port %d is open to nobody (or not covered)", s.Namespace, s.Name, port.Port) {
 						continue
 					}
-					exposed := s.Spec.Selector["app.kubernetes.io/name"] == "home-assistant" && haExposed
-					assert.Equal(t, exposed, len(rule.From) == 0, "%s port %d: open to every source only when it is Home Assistant's NodePort/LoadBalancer", s.Name, port.Port)
+					app := s.Spec.Selector["app.kubernetes.io/name"]
+					exposed := app == "home-assistant" && haExposed || app == "mosquitto" && c.MQTTExposed() && (port.Port == 1883 || port.Port == 8883)
+					for _, d := range manifests.Dashboards() {
+						if app == d.App && int(port.Port) == d.Port && c.DashboardPort(d.Component) != 0 {
+							exposed = true
+						}
+					}
+					assert.Equal(t, exposed, len(rule.From) == 0, "%s port %d: open to every source only when it is Home Assistant's NodePort/LoadBalancer or the broker's LAN ports", s.Name, port.Port)
 				}
 			}
 		})
@@ -627,8 +634,8 @@ func exposedPorts(t *testing.T, files []manifests.File) []string {
 }
 
 // TestExposureFigures prints the ports each golden file opens on the node
-// (HAKUBE_GOLDEN_DIR, default testdata/golden), and checks that in this
-// version only Home Assistant's port is ever opened.
+// (HAKUBE_GOLDEN_DIR, default testdata/golden), and checks that only Home
+// Assistant's port is opened, and the broker's LAN Service with mqtt-expose.
 func TestExposureFigures(t *testing.T) {
 	dir := os.Getenv("HAKUBE_GOLDEN_DIR")
 	if dir == "" {
@@ -644,10 +651,43 @@ func TestExposureFigures(t *testing.T) {
 		t.Logf("%-36s %d: %s", filepath.Base(path), len(ports), strings.Join(ports, ", "))
 	}
 	for _, rc := range cases {
+		c := rc.cfg()
+		lan := 0
+		dashboards := map[string]bool{}
 		for _, p := range exposedPorts(t, render(t, rc)) {
-			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant is reachable from outside the node", rc.name)
+			if strings.HasSuffix(p, "of home-assistant-mqtt-lan)") || strings.HasSuffix(p, "of home-assistant-mqtt-lan (allocated)") {
+				lan++
+				continue
+			}
+			if d := dashboardOf(p); d != "" {
+				dashboards[d] = true
+				continue
+			}
+			assert.Regexp(t, `home-assistant(/home-assistant)?\)$`, p, "%s: only Home Assistant and the broker's LAN Service are reachable from outside the node", rc.name)
+		}
+		switch c.MQTTExpose {
+		case config.MQTTExposeNodePort:
+			assert.Equal(t, 2, lan, "%s: the broker's two node ports", rc.name)
+		case config.MQTTExposeLoadBalancer:
+			assert.Equal(t, 4, lan, "%s: ServiceLB on 1883 and 8883 and their node ports", rc.name)
+		default:
+			assert.Zero(t, lan, "%s: the broker is not exposed", rc.name)
+		}
+		for _, d := range manifests.Dashboards() {
+			want := c.DashboardPort(d.Component) != 0
+			assert.Equal(t, want, dashboards[string(d.Component)], "%s: %s's dashboard on the LAN exactly when its node port is set", rc.name, d.Component)
 		}
 	}
+}
+
+// dashboardOf is the component whose dashboard an exposed port is, or "".
+func dashboardOf(p string) string {
+	for _, d := range manifests.Dashboards() {
+		if strings.HasSuffix(p, "(NodePort of "+manifests.DashboardService(d.Component)+")") {
+			return string(d.Component)
+		}
+	}
+	return ""
 }
 
 // TestWorkloadsMatchRender: Workloads names every StatefulSet rendered.
@@ -669,4 +709,44 @@ func TestWorkloadsMatchRender(t *testing.T) {
 		assert.ElementsMatch(t, want, got, rc.name)
 		assert.Equal(t, "home-assistant", manifests.Workloads(&c)[0].Name)
 	}
+}
+
+// TestDashboardsIngress: with dashboards-ingress each dashboard is a
+// sub-host of ingress-host behind the same TLS Secret; a USB radio's
+// Zigbee2MQTT gets an Ingress in its own namespace (an Ingress reaches only
+// its namespace's Services); without the setting no dashboard is behind it.
+func TestDashboardsIngress(t *testing.T) {
+	ingresses := func(c config.Config) map[string]*networkingv1.Ingress {
+		out := map[string]*networkingv1.Ingress{}
+		for _, o := range decodeAll(t, render(t, renderCase{"ingress", func() config.Config { return c }, manifests.Options{}})) {
+			if ing, ok := o.obj.(*networkingv1.Ingress); ok {
+				out[ing.Namespace+"/"+ing.Name] = ing
+			}
+		}
+		return out
+	}
+	hosts := func(ing *networkingv1.Ingress) map[string]string {
+		out := map[string]string{}
+		for _, r := range ing.Spec.Rules {
+			out[r.Host] = r.HTTP.Paths[0].Backend.Service.Name
+		}
+		return out
+	}
+	c := withZigbee(config.Defaults(config.ProfileProduction), "/dev/ttyUSB0", "ember")
+	c.IngressHost, c.IngressTLS = "*.example.com", true
+	got := ingresses(c)
+	require.Len(t, got, 1)
+	assert.Equal(t, map[string]string{"*.example.com": "home-assistant"}, hosts(got["home-assistant/home-assistant"]))
+
+	c.DashboardsIngress = true
+	got = ingresses(c)
+	require.Len(t, got, 2)
+	main := got["home-assistant/home-assistant"]
+	assert.Equal(t, map[string]string{"*.example.com": "home-assistant", "nodered.example.com": "home-assistant-nodered",
+		"esphome.example.com": "home-assistant-esphome"}, hosts(main))
+	assert.ElementsMatch(t, []string{"*.example.com", "nodered.example.com", "esphome.example.com"}, main.Spec.TLS[0].Hosts)
+	radio := got["home-assistant-radio/home-assistant-zigbee2mqtt"]
+	require.NotNil(t, radio, "the radio's Ingress")
+	assert.Equal(t, map[string]string{"zigbee2mqtt.example.com": "home-assistant-zigbee2mqtt"}, hosts(radio))
+	assert.Equal(t, "homeassistant-tls", radio.Spec.TLS[0].SecretName)
 }

@@ -129,6 +129,11 @@ func networkPolicies(v *view) (map[string]string, error) {
 			clients = append(clients, z)
 		}
 		rules := []portRule{{Port: 1883, From: clients}}
+		if c.MQTTExposed() {
+			// Open to LAN devices (mqtt-expose): every client logs in, and
+			// each device account reaches only its own topics.
+			rules = []portRule{{Port: 1883, Anywhere: true}, {Port: 8883, Anywhere: true}}
+		}
 		if c.MQTTWebsockets {
 			// Asked for by the user, for browser or app clients in the cluster.
 			rules = append(rules, portRule{Port: 9001, From: []peer{{Namespace: "*"}}})
@@ -158,6 +163,20 @@ func networkPolicies(v *view) (map[string]string, error) {
 		// home-assistant).
 		pols["postgresql"] = []netPol{{Name: "home-assistant-postgresql", Namespace: ns, App: "postgresql", Component: "postgresql",
 			Ports: []portRule{{Port: 5432, From: []peer{{App: "home-assistant"}}}}}}
+	}
+	// A dashboard on the LAN (its node port set) is open to every source:
+	// its own login guards it.
+	for _, d := range Dashboards() {
+		if c.DashboardPort(d.Component) == 0 {
+			continue
+		}
+		for i := range pols[string(d.Component)] {
+			for j, r := range pols[string(d.Component)][i].Ports {
+				if r.Port == d.Port {
+					pols[string(d.Component)][i].Ports[j] = portRule{Port: d.Port, Anywhere: true}
+				}
+			}
+		}
 	}
 	out := map[string]string{}
 	for comp, ps := range pols {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"regexp"
 	"slices"
@@ -165,7 +166,7 @@ func Render(cfg *config.Config, sec Secrets, opts Options) ([]File, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := sec.check(cfg.Has(config.MQTT), cfg.UsesPostgreSQL(), cfg.Has(config.NodeRED),
+	if err := sec.check(cfg.Has(config.MQTT), cfg.MQTTExposed() && cfg.ClusterIssuer == "", cfg.UsesPostgreSQL(), cfg.Has(config.NodeRED),
 		cfg.Has(config.ESPHome), cfg.Has(config.Zigbee2MQTT), cfg.Database == config.DatabaseExternal); err != nil {
 		return nil, err
 	}
@@ -353,6 +354,15 @@ type view struct {
 	Z2MNamespace string
 	// MQTTHost and MQTTURL are the broker's Service address.
 	MQTTHost, MQTTURL string
+	// MQTTLAN is the LAN Service's type ("" when the broker is not
+	// exposed); MQTTCertificate says cert-manager signs its TLS
+	// certificate, else hakube's own CA does (MQTTTLSSecret).
+	MQTTLAN         string
+	MQTTCertificate bool
+	MQTTTLSSecret   bool
+	// MQTTCertDNS and MQTTCertIPs are the names and addresses the
+	// cert-manager Certificate asks for.
+	MQTTCertDNS, MQTTCertIPs []string
 	// HAServiceType is the Service type of Home Assistant: ClusterIP behind
 	// a TLS Ingress, whatever service-type says.
 	HAServiceType string
@@ -362,6 +372,22 @@ type view struct {
 	// namespace nor the radio's: still rendered, so nothing prunes them.
 	KeptNS  []string
 	NetPols map[string]string
+	// Dashboards are, by component file, the NodePort Services that put a
+	// dashboard on the LAN (config.DashboardPort); absent when off.
+	Dashboards map[string]string
+	// IngressDashboards are the dashboards behind the Ingress in the
+	// namespace; RadioIngress the one in the radio's namespace (an Ingress
+	// reaches only Services of its own namespace).
+	IngressDashboards []ingressDashboard
+	RadioIngress      []ingressDashboard
+	// IngressHosts are every host of the namespace's Ingress (its TLS
+	// certificate names them all).
+	IngressHosts []string
+}
+
+// ingressDashboard is one dashboard's rule in an Ingress.
+type ingressDashboard struct {
+	Host, Service, Port string
 }
 
 //go:embed seed.sh
@@ -519,7 +545,7 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	key := sec.checksumKey()
 	if cfg.Has(config.MQTT) {
 		var lines []string
-		for _, u := range []MQTTUser{sec.MQTTHomeAssistant, sec.MQTTNodeRED, sec.MQTTZigbee2MQTT} {
+		for _, u := range append([]MQTTUser{sec.MQTTHomeAssistant, sec.MQTTNodeRED, sec.MQTTZigbee2MQTT}, sec.MQTTDevices...) {
 			l, err := MosquittoHash(u)
 			if err != nil {
 				return nil, err
@@ -527,9 +553,31 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 			lines = append(lines, l)
 		}
 		v.MosquittoPasswd = strings.Join(lines, "\n") + "\n"
-		v.MosquittoConf = mosquittoConf(cfg.MQTTWebsockets)
+		if cfg.MQTTExposed() {
+			v.MQTTLAN = string(cfg.MQTTExpose)
+			if cfg.ClusterIssuer != "" {
+				v.MQTTCertificate = true
+				v.MQTTCertDNS = []string{v.MQTTHost, "home-assistant-mqtt-lan." + cfg.Namespace + ".svc"}
+				for _, h := range cfg.MQTTTLSHosts {
+					if net.ParseIP(h) != nil {
+						v.MQTTCertIPs = append(v.MQTTCertIPs, h)
+					} else {
+						v.MQTTCertDNS = append(v.MQTTCertDNS, h)
+					}
+				}
+			} else {
+				v.MQTTTLSSecret = true
+			}
+		}
+		v.MosquittoConf = mosquittoConf(cfg.MQTTWebsockets, v.MQTTLAN != "")
 		v.MosquittoACL = mosquittoACL(sec)
-		v.MQTTChecksum = keyedChecksum(key, v.MosquittoConf, v.MosquittoACL, v.MosquittoPasswd)
+		// The server certificate is in the checksum: Mosquitto reads it
+		// only when it starts.
+		parts := []string{v.MosquittoConf, v.MosquittoACL, v.MosquittoPasswd}
+		if v.MQTTTLSSecret {
+			parts = append(parts, sec.MQTTTLS.ServerCert)
+		}
+		v.MQTTChecksum = keyedChecksum(key, parts...)
 	}
 	if cfg.Has(config.Zigbee2MQTT) {
 		v.Z2MConfig = zigbee2mqttConfig(cfg, sec, v.MQTTURL)
@@ -568,7 +616,80 @@ func newView(cfg *config.Config, sec *Secrets, opts Options) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.Dashboards, err = dashboardServices(v); err != nil {
+		return nil, err
+	}
+	v.IngressHosts = []string{cfg.IngressHost}
+	for _, d := range Dashboards() {
+		host := cfg.DashboardHost(d.Component)
+		if host == "" {
+			continue
+		}
+		r := ingressDashboard{Host: host, Service: "home-assistant-" + string(d.Component), Port: d.Name}
+		if d.Component == config.Zigbee2MQTT && v.RadioNS != "" {
+			v.RadioIngress = append(v.RadioIngress, r)
+			continue
+		}
+		v.IngressDashboards = append(v.IngressDashboards, r)
+		v.IngressHosts = append(v.IngressHosts, host)
+	}
 	return v, nil
+}
+
+// Dashboard is one web interface hakube can put on the LAN.
+type Dashboard struct {
+	Component config.Component
+	// App is the pods' app.kubernetes.io/name, Label the component label.
+	App, Label string
+	// Port is the container's port; Name its port name.
+	Port int
+	Name string
+}
+
+// Dashboards lists the web interfaces of the optional components.
+func Dashboards() []Dashboard {
+	return []Dashboard{
+		{config.NodeRED, "node-red", "nodered", 1880, "nodered"},
+		{config.ESPHome, "esphome", "esphome", 6052, "esphome"},
+		{config.Zigbee2MQTT, "zigbee2mqtt", "zigbee2mqtt", 8080, "zigbee2mqtt"},
+	}
+}
+
+// DashboardService is the name of a dashboard's LAN Service.
+func DashboardService(comp config.Component) string {
+	return "home-assistant-" + string(comp) + "-lan"
+}
+
+func dashboardServices(v *view) (map[string]string, error) {
+	out := map[string]string{}
+	for _, d := range Dashboards() {
+		port := v.C.DashboardPort(d.Component)
+		if port == 0 {
+			continue
+		}
+		ns := v.C.Namespace
+		if d.Component == config.Zigbee2MQTT {
+			ns = v.Z2MNamespace
+		}
+		obj := map[string]any{
+			"apiVersion": "v1",
+			"kind":       "Service",
+			"metadata":   map[string]any{"name": DashboardService(d.Component), "namespace": ns, "labels": v.labelMap(d.App, d.Label)},
+			"spec": map[string]any{
+				"type": "NodePort",
+				// The dashboard sees the browser's own address.
+				"externalTrafficPolicy": "Local",
+				"selector":              map[string]string{"app.kubernetes.io/name": d.App, "app.kubernetes.io/instance": "hakube"},
+				"ports":                 []any{map[string]any{"name": d.Name, "port": d.Port, "targetPort": d.Name, "protocol": "TCP", "nodePort": port}},
+			},
+		}
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("render the %s dashboard's service: %w", d.Component, err)
+		}
+		out[string(d.Component)] = "# " + string(d.Component) + "'s dashboard on the LAN, behind its own login ('hakube credentials " + string(d.Component) + "').\n" + strings.TrimRight(string(b), "\n")
+	}
+	return out, nil
 }
 
 func neededImages(cfg *config.Config) []string {

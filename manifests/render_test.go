@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -44,6 +45,8 @@ func testSecrets() manifests.Secrets {
 		Zigbee2MQTTAuthToken:    "S3cret-z2m-token",
 		ZigbeePanID:             4242,
 		DatabaseURL:             "mysql://ha:S3cret-external-db@db.lan/homeassistant?charset=utf8mb4",
+		MQTTTLS: manifests.MQTTTLS{CACert: "test-ca-certificate", CAKey: "S3cret-mqtt-ca-key",
+			ServerCert: "test-server-certificate", ServerKey: "S3cret-mqtt-server-key"},
 	}
 	for i := range s.ZigbeeNetworkKey {
 		s.ZigbeeNetworkKey[i] = byte(200 + i)
@@ -60,6 +63,7 @@ func secretValues(s manifests.Secrets) []string {
 		s.PostgreSQLPassword, s.NodeREDPassword, s.NodeREDCredentialSecret, s.ESPHomePassword,
 		s.Zigbee2MQTTAuthToken, s.DatabaseURL, "S3cret-external-db",
 		"200, 201, 202", // the Zigbee network key as rendered
+		s.MQTTTLS.ServerKey, s.MQTTTLS.CAKey,
 	}
 }
 
@@ -111,6 +115,24 @@ var cases = []renderCase{
 		c.MQTTWebsockets, c.NodeName = true, "nuc"
 		return c
 	}, manifests.Options{InstallID: "0123abcd"}},
+	{"edge-mqtt-nodeport", func() config.Config {
+		c := config.Defaults(config.ProfileEdge)
+		c.MQTTExpose, c.MQTTNodePort, c.MQTTTLSNodePort = config.MQTTExposeNodePort, 31000, 31001
+		return c
+	}, manifests.Options{}},
+	{"production-dashboards-ingress", func() config.Config {
+		c := withZigbee(config.Defaults(config.ProfileProduction), "tcp://192.0.2.10:6638", "zstack")
+		c.IngressHost, c.IngressTLS, c.ClusterIssuer = "home.example.com", true, "letsencrypt"
+		c.DashboardsIngress = true
+		c.NodeREDNodePort, c.ESPHomeNodePort, c.Zigbee2MQTTNodePort = 0, 0, 0
+		return c
+	}, manifests.Options{}},
+	{"production-mqtt-loadbalancer-issuer", func() config.Config {
+		c := config.Defaults(config.ProfileProduction)
+		c.IngressHost, c.IngressTLS, c.ClusterIssuer = "home.example.com", true, "letsencrypt"
+		c.MQTTExpose, c.MQTTTLSHosts = config.MQTTExposeLoadBalancer, []string{"mqtt.example.com", "192.0.2.20"}
+		return c
+	}, manifests.Options{}},
 }
 
 func render(t *testing.T, rc renderCase) []manifests.File {
@@ -243,6 +265,8 @@ func decodeAll(t *testing.T, files []manifests.File) []object {
 				obj = &storagev1.StorageClass{}
 			case "NetworkPolicy":
 				obj = &networkingv1.NetworkPolicy{}
+			case "Certificate":
+				obj = &certificate{}
 			default:
 				t.Fatalf("%s: unexpected kind %q", f.Name, head.Kind)
 			}
@@ -251,6 +275,23 @@ func decodeAll(t *testing.T, files []manifests.File) []object {
 		}
 	}
 	return out
+}
+
+// certificate is the part of cert-manager's Certificate (cert-manager.io/v1)
+// that hakube renders; strict decoding refuses any other field.
+type certificate struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       struct {
+		SecretName string `json:"secretName"`
+		IssuerRef  struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"issuerRef"`
+		DNSNames    []string `json:"dnsNames"`
+		IPAddresses []string `json:"ipAddresses,omitempty"`
+	} `json:"spec"`
 }
 
 func TestRenderDecodesStrictly(t *testing.T) {
@@ -288,6 +329,9 @@ func TestRenderDecodesStrictly(t *testing.T) {
 					checkPod(t, &c, v.Spec.JobTemplate.Spec.Template.Spec, o.name)
 				case *serviceMonitor:
 					labels = v.Metadata.Labels
+				case *certificate:
+					labels = v.Metadata.Labels
+					assert.Equal(t, c.ClusterIssuer, v.Spec.IssuerRef.Name)
 				}
 				for _, k := range []string{"name", "instance", "component", "part-of", "managed-by"} {
 					assert.NotEmpty(t, labels["app.kubernetes.io/"+k], "%s %s lacks label %s", o.kind, o.name, k)

@@ -26,6 +26,11 @@ type Secrets struct {
 	MQTTHomeAssistant MQTTUser
 	MQTTZigbee2MQTT   MQTTUser
 	MQTTNodeRED       MQTTUser
+	// MQTTDevices are the accounts of LAN devices ('hakube mqtt user add'),
+	// sorted by name. Each may use only its own topics (see mosquittoACL).
+	MQTTDevices []MQTTUser `json:",omitempty"`
+	// MQTTTLS is the broker's certificate when no cluster issuer signs it.
+	MQTTTLS MQTTTLS
 
 	PostgreSQLPassword string
 
@@ -50,6 +55,14 @@ type Secrets struct {
 	ChecksumKey string
 }
 
+// MQTTTLS is the broker's own certificate authority, made once and never
+// rotated (devices trust it), and the server certificate it signed for the
+// node's names and addresses, all PEM.
+type MQTTTLS struct {
+	CACert, CAKey         string `json:",omitempty"`
+	ServerCert, ServerKey string `json:",omitempty"`
+}
+
 // checksumKey is ChecksumKey, or one derived from every other secret.
 func (s *Secrets) checksumKey() []byte {
 	if s.ChecksumKey != "" {
@@ -69,7 +82,7 @@ func (s *Secrets) checksumKey() []byte {
 }
 
 // check reports missing secrets that cfg needs, without revealing values.
-func (s *Secrets) check(needMQTT, needPG, needNodeRED, needESPHome, needZ2M, needExternal bool) error {
+func (s *Secrets) check(needMQTT, needMQTTTLS, needPG, needNodeRED, needESPHome, needZ2M, needExternal bool) error {
 	var missing []string
 	chk := func(ok bool, name string) {
 		if !ok {
@@ -80,6 +93,13 @@ func (s *Secrets) check(needMQTT, needPG, needNodeRED, needESPHome, needZ2M, nee
 		for _, u := range []MQTTUser{s.MQTTHomeAssistant, s.MQTTZigbee2MQTT, s.MQTTNodeRED} {
 			chk(u.Username != "" && u.Password != "" && len(u.Salt) >= 8, "mqtt user "+u.Username)
 		}
+		for _, u := range s.MQTTDevices {
+			chk(u.Username != "" && u.Password != "" && len(u.Salt) >= 8, "mqtt device "+u.Username)
+		}
+	}
+	if needMQTTTLS {
+		t := s.MQTTTLS
+		chk(t.CACert != "" && t.ServerCert != "" && t.ServerKey != "", "mqtt tls certificate")
 	}
 	if needPG {
 		chk(s.PostgreSQLPassword != "", "postgresql password")
