@@ -341,3 +341,16 @@ func TestMarshalRoundTripClusterIP(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, c, back)
 }
+
+func TestTLSIngressKeepsDashboardsOffPlainHTTP(t *testing.T) {
+	res, err := config.Load(config.Sources{File: "f.yaml", FileData: []byte("profile: production\ningress-host: home.example.com\n")})
+	require.NoError(t, err)
+	assert.Zero(t, res.Config.NodeREDNodePort+res.Config.ESPHomeNodePort+res.Config.Zigbee2MQTTNodePort,
+		"no plain-HTTP dashboard next to a TLS Ingress")
+	res, err = config.Load(config.Sources{File: "f.yaml", FileData: []byte("profile: production\ningress-host: home.example.com\nnodered-node-port: 31880\n")})
+	require.NoError(t, err)
+	assert.Equal(t, 31880, res.Config.NodeREDNodePort, "unless asked for")
+	res, err = config.Load(config.Sources{})
+	require.NoError(t, err)
+	assert.Equal(t, 31880, res.Config.NodeREDNodePort, "the edge default keeps them on the LAN")
+}

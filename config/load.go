@@ -416,6 +416,15 @@ func resolve(base *Config, set Settings, adjust Adjuster, chosen *Settings) (Res
 	if c.IngressTLS && !set.IsSet("service-type") {
 		c.ServiceType = ClusterIP
 	}
+	// Nor are the dashboards (dashboards-ingress puts them behind the same TLS).
+	if c.IngressTLS {
+		for key, port := range map[string]*int{"nodered-node-port": &c.NodeREDNodePort,
+			"esphome-node-port": &c.ESPHomeNodePort, "zigbee2mqtt-node-port": &c.Zigbee2MQTTNodePort} {
+			if !set.IsSet(key) {
+				*port = 0
+			}
+		}
+	}
 	if problems := validate(&c, chosen); len(problems) > 0 {
 		return Result{}, newError(problems)
 	}
