@@ -136,5 +136,5 @@ func TestE2EWizardAccessible(t *testing.T) {
 		require.NoError(t, err, "the saved answers do not render %s", e.Name())
 		assert.True(t, bytes.Equal(want, got), "%s: the saved answers render it differently", e.Name())
 	}
-	assert.Equal(t, 5, n, "namespace, mqtt, nodered, home-assistant, backup")
+	assert.Equal(t, 6, n, "namespace, volumes, mqtt, nodered, home-assistant, backup")
 }
