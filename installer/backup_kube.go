@@ -153,7 +153,7 @@ func followJob(ctx context.Context, c *Clients, rep Reporter, ns, name string, t
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines}
+	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings}
 	for {
 		j, err := c.Kube.Jobs.Get(ctx, ns, name)
 		if err == nil {
@@ -442,7 +442,7 @@ func scaleWorkload(ctx context.Context, c *Clients, rep Reporter, wl manifests.W
 	}
 	rep.emit(LevelWait, "restore", "statefulset/"+name, what, "")
 	deadline := time.Now().Add(20 * time.Minute)
-	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines}
+	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings}
 	for {
 		pods, err := c.Kube.Pods.List(ctx, ns, metav1.ListOptions{LabelSelector: sel})
 		if err == nil {
