@@ -82,3 +82,16 @@ func TestRenderOutputIsOnlyTheFormat(t *testing.T) {
 	assert.Contains(t, errOut, "use text or json (render writes files with --dir)")
 	assert.NoDirExists(t, filepath.Join(cwd, "out"))
 }
+
+func TestUnknownCommandIsAUsageError(t *testing.T) {
+	code, out, errOut := runDetectCmd(t, "bogus")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, `unknown command "bogus"`)
+	assert.NotContains(t, out, "Usage:", "no help page for a typo")
+	code, out, _ = runDetectCmd(t)
+	assert.Equal(t, ExitOK, code)
+	assert.Contains(t, out, "Available Commands:")
+	code, _, errOut = runDetectCmd(t, "version", "extra")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "unknown command")
+}

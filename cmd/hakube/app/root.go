@@ -113,6 +113,7 @@ rejected a manifest or a workload failed, 5 timed out waiting.`,
 			}
 			return nil
 		},
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return g.validate()
 		},
