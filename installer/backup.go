@@ -64,6 +64,9 @@ var archiveNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.tar\.gz$`)
 // partNameRE matches part archives: hakube-<stamp>.<part>.tar.gz.
 var partNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.([a-z0-9-]+)\.tar\.gz$`)
 
+// partName is what a part's name may be.
+var partName = regexp.MustCompile(`^[a-z0-9-]+$`)
+
 // PartFile is the name of an archive's part: next to archive, or next to a
 // copy of it, hakube-<stamp>.<part>.tar.gz for hakube-<stamp>.tar.gz.
 func PartFile(archive, part string) string {
@@ -112,7 +115,7 @@ func VerifyBackupSet(archive string, dirs []string) (*BackupSet, error) {
 	}
 	set := &BackupSet{Archive: archive, Manifest: man, Parts: map[string]BackupPart{}}
 	for _, name := range man.Parts {
-		if !regexp.MustCompile(`^[a-z0-9-]+$`).MatchString(name) {
+		if !partName.MatchString(name) {
 			return nil, fmt.Errorf("%w: %s names a part %q", ErrBadArchive, archive, name)
 		}
 		want := PartFile(archive, name)

@@ -102,17 +102,6 @@ func (w *waiter) run(ctx context.Context) error {
 		}
 		poke()
 	})
-	// The kubelet's complaints (FailedMount…) change nothing on the pod:
-	// their events wake the wait, so the advice shows within seconds.
-	go w.follow(ctx, "pod events", func(rv string) (watch.Interface, error) {
-		return w.c.Kube.Events.Watch(ctx, "", metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod,type=Warning", ResourceVersion: rv})
-	}, func() (string, error) {
-		l, err := w.c.Kube.Events.List(ctx, "", metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod,type=Warning", Limit: 1})
-		if err != nil {
-			return "", err
-		}
-		return l.ResourceVersion, nil
-	}, func(watch.Event) { poke() })
 	go w.follow(ctx, "addons", func(string) (watch.Interface, error) {
 		return w.c.Kube.Addons.Watch(ctx, "kube-system", metav1.ListOptions{})
 	}, nil, func(watch.Event) { poke() })
@@ -123,6 +112,11 @@ func (w *waiter) run(ctx context.Context) error {
 		return w.c.Kube.Pods.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 
+	// The kubelet's complaints (FailedMount…) change nothing on the pod
+	// and wake no watch above: looking again every few seconds shows them
+	// (a cluster-wide watch of Warning events costs the API server more).
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
 	var lastErr error
 	for {
 		done, err := w.evaluate(ctx)
@@ -159,6 +153,7 @@ func (w *waiter) run(ctx context.Context) error {
 			return err
 		case <-kick:
 		case <-retry:
+		case <-tick.C:
 		}
 	}
 }
