@@ -30,6 +30,11 @@ type BackupManifest struct {
 	Contents          []string                  `json:"contents"`
 	Files             []BackupFile              `json:"files"`
 	Databases         map[string]BackupDatabase `json:"databases"`
+	// Part is set in a part archive: its name ("zigbee2mqtt").
+	Part string `json:"part,omitempty"`
+	// Parts are the part archives that belong to this run (written by the
+	// backup job of another namespace): a backup is complete only with them.
+	Parts []string `json:"parts,omitempty"`
 }
 
 // BackupFile is one archived file (or symbolic link, when Link is set).
@@ -55,6 +60,90 @@ const manifestName = "MANIFEST.json"
 // archiveNameRE matches the names of complete archives; a run that was
 // killed leaves only a dotfile ending in .partial.
 var archiveNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.tar\.gz$`)
+
+// partNameRE matches part archives: hakube-<stamp>.<part>.tar.gz.
+var partNameRE = regexp.MustCompile(`^hakube-(\d{8}T\d{6}Z)\.([a-z0-9-]+)\.tar\.gz$`)
+
+// partName is what a part's name may be.
+var partName = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+// PartFile is the name of an archive's part: next to archive, or next to a
+// copy of it, hakube-<stamp>.<part>.tar.gz for hakube-<stamp>.tar.gz.
+func PartFile(archive, part string) string {
+	return strings.TrimSuffix(archive, ".tar.gz") + "." + part + ".tar.gz"
+}
+
+// BackupSet is one run's backup: the main archive and its parts (written
+// by the backup jobs of other namespaces), all verified.
+type BackupSet struct {
+	Archive  string
+	Manifest *BackupManifest
+	// Parts maps each part's name to its file and manifest.
+	Parts map[string]BackupPart
+}
+
+// BackupPart is one verified part archive.
+type BackupPart struct {
+	Path     string
+	Manifest *BackupManifest
+}
+
+// Contents are the prefixes of the main archive and of every part.
+func (s *BackupSet) Contents() []string {
+	out := append([]string(nil), s.Manifest.Contents...)
+	for _, name := range s.Manifest.Parts {
+		for _, c := range s.Parts[name].Manifest.Contents {
+			if !contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// VerifyBackupSet verifies archive and every part its manifest names. A
+// part is looked for next to archive (where 'backup pull' puts it), then
+// under the same name in each of dirs (the backups volumes on the node).
+// A missing or bad part makes the whole backup bad (ErrBadArchive).
+func VerifyBackupSet(archive string, dirs []string) (*BackupSet, error) {
+	man, err := VerifyArchive(archive)
+	if err != nil {
+		return nil, err
+	}
+	if man.Part != "" {
+		return nil, fmt.Errorf("%w: %s is the part %q of a backup, not a backup: give the archive without the part's name", ErrBadArchive, archive, man.Part)
+	}
+	set := &BackupSet{Archive: archive, Manifest: man, Parts: map[string]BackupPart{}}
+	for _, name := range man.Parts {
+		if !partName.MatchString(name) {
+			return nil, fmt.Errorf("%w: %s names a part %q", ErrBadArchive, archive, name)
+		}
+		want := PartFile(archive, name)
+		cands := []string{want}
+		for _, d := range dirs {
+			cands = append(cands, filepath.Join(d, filepath.Base(want)))
+		}
+		var found string
+		for _, c := range cands {
+			if fi, err := os.Stat(c); err == nil && fi.Mode().IsRegular() {
+				found = c
+				break
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("%w: %s lacks its part %s (written by the backup job of another namespace): looked in %s", ErrBadArchive, archive, filepath.Base(want), strings.Join(cands, ", "))
+		}
+		pm, err := VerifyArchive(found)
+		if err != nil {
+			return nil, err
+		}
+		if pm.Part != name || pm.Created != man.Created {
+			return nil, fmt.Errorf("%w: %s is not the part %q of %s", ErrBadArchive, found, name, archive)
+		}
+		set.Parts[name] = BackupPart{Path: found, Manifest: pm}
+	}
+	return set, nil
+}
 
 // ErrBadArchive wraps every reason an archive is refused; it is bad input.
 var ErrBadArchive = fmt.Errorf("%w: the archive is damaged or incomplete", ErrBadInput)
@@ -199,6 +288,8 @@ type BackupArchive struct {
 	Problem  string    `json:"problem,omitempty"`
 	Contents []string  `json:"contents,omitempty"`
 	Version  string    `json:"hakube_version,omitempty"`
+	// Parts are the part archives that belong to it (Size counts them).
+	Parts []string `json:"parts,omitempty"`
 }
 
 // BackupsVolumeDir finds the backups volume on the host: k3s's local-path
@@ -229,12 +320,17 @@ func LocalVolumeDir(dataDir, namespace, claim string) (string, error) {
 	return "", fmt.Errorf("%d volumes for claim %s/%s under %s (%s): remove the stale one after checking its content", len(dirs), namespace, claim, storage, strings.Join(dirs, ", "))
 }
 
-// ListBackups lists the archives in every location, newest first. Every
-// archive is read in full and checked against its manifest: Good is true
-// only for one that restore would accept. A location that does not exist
-// is skipped.
+// ListBackups lists the backups in every location, newest first, one entry
+// per run: a run's part archives (found in any location) are listed with
+// it, not on their own. Every archive is read in full and checked against
+// its manifest: Good is true only for one that restore would accept, parts
+// included. A location that does not exist is skipped.
 func ListBackups(locs []BackupLocation) ([]BackupArchive, error) {
 	var out []BackupArchive
+	var dirs []string
+	for _, loc := range locs {
+		dirs = append(dirs, loc.Dir)
+	}
 	for _, loc := range locs {
 		entries, err := os.ReadDir(loc.Dir)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -253,11 +349,18 @@ func ListBackups(locs []BackupLocation) ([]BackupArchive, error) {
 			if fi, err := e.Info(); err == nil {
 				a.Size = fi.Size()
 			}
-			man, err := VerifyArchive(a.Path)
+			set, err := VerifyBackupSet(a.Path, dirs)
 			if err != nil {
 				a.Problem = err.Error()
 			} else {
-				a.Good, a.Contents, a.Version = true, man.Contents, man.HakubeVersion
+				a.Good, a.Contents, a.Version = true, set.Contents(), set.Manifest.HakubeVersion
+				for _, p := range set.Parts {
+					a.Parts = append(a.Parts, p.Path)
+					if fi, err := os.Stat(p.Path); err == nil {
+						a.Size += fi.Size()
+					}
+				}
+				sort.Strings(a.Parts)
 			}
 			out = append(out, a)
 		}
@@ -267,14 +370,39 @@ func ListBackups(locs []BackupLocation) ([]BackupArchive, error) {
 }
 
 // PullBackup copies archive to dest (a file, written 0600, complete or
-// absent) after checking it; it never overwrites an existing file.
-func PullBackup(archive, dest string) error {
-	if _, err := VerifyArchive(archive); err != nil {
-		return err
+// absent) after checking it, and each of its parts (looked for as
+// VerifyBackupSet does, in dirs) next to dest as PartFile(dest, part); it
+// never overwrites an existing file. It returns the files written.
+func PullBackup(archive, dest string, dirs []string) ([]string, error) {
+	set, err := VerifyBackupSet(archive, dirs)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := os.Lstat(dest); err == nil {
-		return fmt.Errorf("pull backup: %s exists: give another --to, or remove it first", dest)
+	copies := [][2]string{{archive, dest}}
+	for _, name := range set.Manifest.Parts {
+		copies = append(copies, [2]string{set.Parts[name].Path, PartFile(dest, name)})
 	}
+	for _, c := range copies {
+		if _, err := os.Lstat(c[1]); err == nil {
+			return nil, fmt.Errorf("pull backup: %s exists: give another --to, or remove it first", c[1])
+		}
+	}
+	var done []string
+	for _, c := range copies {
+		if err := copyArchive(c[0], c[1]); err != nil {
+			for _, d := range done {
+				os.Remove(d)
+			}
+			return nil, err
+		}
+		done = append(done, c[1])
+	}
+	return done, nil
+}
+
+// copyArchive copies src to dest, 0600, complete or absent, never over an
+// existing file.
+func copyArchive(archive, dest string) error {
 	src, err := os.Open(archive)
 	if err != nil {
 		return fmt.Errorf("pull backup: %w", err)
@@ -326,6 +454,10 @@ func BackupLocations(dataDir, namespace, copyDir string) []BackupLocation {
 	if dir, err := BackupsVolumeDir(dataDir, namespace); err == nil {
 		out = append(out, BackupLocation{Where: "backups volume", Dir: dir})
 	}
+	// The radio namespace's job writes its parts into a backups volume there.
+	if dir, err := BackupsVolumeDir(dataDir, namespace+"-radio"); err == nil {
+		out = append(out, BackupLocation{Where: "radio backups volume", Dir: dir})
+	}
 	if copyDir != "" {
 		out = append(out, BackupLocation{Where: "backup-copy-dir", Dir: copyDir})
 	}
@@ -343,7 +475,7 @@ func KeepBackups(volumeDir, dataDir string) ([]string, error) {
 	dest := KeptBackupsDir(dataDir)
 	var moved []string
 	for _, e := range entries {
-		if !archiveNameRE.MatchString(e.Name()) {
+		if !archiveNameRE.MatchString(e.Name()) && !partNameRE.MatchString(e.Name()) {
 			continue
 		}
 		if err := os.MkdirAll(dest, 0o700); err != nil {

@@ -56,32 +56,47 @@ type BackupNowResult struct {
 
 var wroteRE = regexp.MustCompile(`backup: wrote (\S+)`)
 
-// BackupNow runs the backup CronJob's job at once and follows it until it
-// completes, fails or timeout passes. Upgrade calls it before changing
-// anything.
+// BackupNow runs the backup CronJob's job at once, and the radio
+// namespace's (which writes the run's part "zigbee2mqtt") when there is
+// one, both named for the same second so their archives pair, and follows
+// them until they complete, fail or timeout passes. Upgrade calls it
+// before changing anything.
 func BackupNow(ctx context.Context, c *Clients, rep Reporter, namespace string, timeout time.Duration) (*BackupNowResult, error) {
 	cj, err := c.Kube.CronJobs.Get(ctx, namespace, BackupCronJob)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("no backup CronJob in namespace %s: is hakube installed? run 'hakube install' first", namespace)
+			return nil, fmt.Errorf("%w: no backup CronJob in namespace %s: is hakube installed? run 'hakube install' first", ErrNoBackupJob, namespace)
 		}
 		return nil, fmt.Errorf("read the backup CronJob: %w", err)
 	}
-	name := fmt.Sprintf("%s-manual-%s", BackupCronJob, time.Now().UTC().Format("20060102t150405"))
-	job := &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: cj.Spec.JobTemplate.Labels,
-			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID}}},
-		Spec: cj.Spec.JobTemplate.Spec,
+	radioNS := namespace + "-radio"
+	radio, err := c.Kube.CronJobs.Get(ctx, radioNS, manifests.RadioBackupCronJob)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("read the radio namespace's backup CronJob: %w", err)
 	}
-	if _, err := c.Kube.Jobs.Create(ctx, namespace, job); err != nil {
-		return nil, fmt.Errorf("start the backup job: %w", err)
+	// backup.py reads the run's time from the Job's name ("-m<seconds>").
+	suffix := fmt.Sprintf("-m%d", time.Now().Unix())
+	name := BackupCronJob + suffix
+	if err := startJobOf(ctx, c, cj, name); err != nil {
+		return nil, err
 	}
 	rep.emit(LevelInfo, "backup", "job/"+name, "started", "")
 	res := &BackupNowResult{Job: name}
+	var radioJob string
+	if radio != nil && radio.Name != "" {
+		radioJob = manifests.RadioBackupCronJob + suffix
+		if err := startJobOf(ctx, c, radio, radioJob); err != nil {
+			return res, err
+		}
+		rep.emit(LevelInfo, "backup", "job/"+radioJob, "started", "")
+	}
 	if err := followJob(ctx, c, rep, namespace, name, timeout, "backup"); err != nil {
 		return res, err
+	}
+	if radioJob != "" {
+		if err := followJob(ctx, c, rep, radioNS, radioJob, timeout, "backup"); err != nil {
+			return res, fmt.Errorf("the radio's part of the backup: %w", err)
+		}
 	}
 	res.Archive = archiveFromLogs(ctx, c, namespace, name)
 	msg := "backup complete"
@@ -90,6 +105,26 @@ func BackupNow(ctx context.Context, c *Clients, rep Reporter, namespace string, 
 	}
 	rep.emit(LevelDone, "backup", "job/"+name, msg, "")
 	return res, nil
+}
+
+// ErrNoBackupJob: the cluster has no backup CronJob (not installed, or
+// installed by a release before backups).
+var ErrNoBackupJob = errors.New("no backup job")
+
+// startJobOf creates a Job named name from a CronJob's template, as
+// 'kubectl create job --from=cronjob/...' does.
+func startJobOf(ctx context.Context, c *Clients, cj *batchv1.CronJob, name string) error {
+	job := &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cj.Namespace, Labels: cj.Spec.JobTemplate.Labels,
+			Annotations:     map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID}}},
+		Spec: cj.Spec.JobTemplate.Spec,
+	}
+	if _, err := c.Kube.Jobs.Create(ctx, cj.Namespace, job); err != nil {
+		return fmt.Errorf("start the backup job %s/%s: %w", cj.Namespace, name, err)
+	}
+	return nil
 }
 
 func archiveFromLogs(ctx context.Context, c *Clients, ns, job string) string {
@@ -118,7 +153,7 @@ func followJob(ctx context.Context, c *Clients, rep Reporter, ns, name string, t
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines}
+	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings}
 	for {
 		j, err := c.Kube.Jobs.Get(ctx, ns, name)
 		if err == nil {
@@ -176,6 +211,7 @@ func VolumeDir(ctx context.Context, c *Clients, dataDir, ns, claim string) (stri
 type RestorePlan struct {
 	Archive   string          `json:"archive"`
 	Manifest  *BackupManifest `json:"-"`
+	Set       *BackupSet      `json:"-"`
 	Created   string          `json:"created"`
 	Contents  []string        `json:"contents"`
 	StateDir  string          `json:"state_dir"`
@@ -187,11 +223,12 @@ type RestorePlan struct {
 
 // PlanRestore verifies the archive (refusing a bad one) and reads the
 // configuration it carries, without changing anything.
-func PlanRestore(archive, stateDir string) (*RestorePlan, config.Config, error) {
-	man, err := VerifyArchive(archive)
+func PlanRestore(archive, stateDir string, dirs []string) (*RestorePlan, config.Config, error) {
+	set, err := VerifyBackupSet(archive, dirs)
 	if err != nil {
 		return nil, config.Config{}, err
 	}
+	man := set.Manifest
 	tmp, err := os.MkdirTemp("", "hakube-restore-")
 	if err != nil {
 		return nil, config.Config{}, err
@@ -208,13 +245,13 @@ func PlanRestore(archive, stateDir string) (*RestorePlan, config.Config, error) 
 	if err != nil {
 		return nil, config.Config{}, err
 	}
-	p := &RestorePlan{Archive: archive, Manifest: man, Created: man.Created, Contents: man.Contents, StateDir: stateDir, ConfigYML: data}
+	p := &RestorePlan{Archive: archive, Manifest: man, Set: set, Created: man.Created, Contents: set.Contents(), StateDir: stateDir, ConfigYML: data}
 	for _, v := range manifests.BackupVolumes(&cfg) {
 		if v.Claim == "" {
 			continue
 		}
-		if contains(man.Contents, v.Name) {
-			p.Volumes = append(p.Volumes, fmt.Sprintf("%s (claim %s)", v.Name, v.Claim))
+		if contains(p.Contents, v.Name) {
+			p.Volumes = append(p.Volumes, fmt.Sprintf("%s (claim %s/%s)", v.Name, v.Namespace, v.Claim))
 		}
 	}
 	if contains(man.Contents, "postgresql") {
@@ -272,19 +309,34 @@ func (in *Installer) Restore(ctx context.Context, plan *RestorePlan, install fun
 		return nil, fmt.Errorf("%w: restoring volumes needs k3s's API: start k3s and run restore again", ErrPreflight)
 	}
 	ns := cfg.Namespace
-	if err := scaleHomeAssistant(ctx, c, rep, ns, 0); err != nil {
+	stopped := restoredWorkloads(&cfg)
+	if err := scaleWorkloads(ctx, c, rep, stopped, 0); err != nil {
 		return nil, err
 	}
+	// Each archive of the set (the main one, each part) and the volumes
+	// it restores, wherever their namespaces are.
 	targets := map[string]string{}
+	partTargets := map[string]map[string]string{}
 	for _, v := range manifests.BackupVolumes(&cfg) {
 		if v.Claim == "" || !contains(plan.Contents, v.Name) {
 			continue
 		}
-		dir, err := VolumeDir(ctx, c, in.DataDir, ns, v.Claim)
+		dir, err := VolumeDir(ctx, c, in.DataDir, v.Namespace, v.Claim)
 		if err != nil {
 			return nil, err
 		}
-		targets[v.Name] = dir
+		if contains(plan.Manifest.Contents, v.Name) {
+			targets[v.Name] = dir
+			continue
+		}
+		for name, part := range plan.Set.Parts {
+			if contains(part.Manifest.Contents, v.Name) {
+				if partTargets[name] == nil {
+					partTargets[name] = map[string]string{}
+				}
+				partTargets[name][v.Name] = dir
+			}
+		}
 	}
 	var pgDir string
 	if contains(plan.Contents, "postgresql") && cfg.UsesPostgreSQL() {
@@ -299,11 +351,28 @@ func (in *Installer) Restore(ctx context.Context, plan *RestorePlan, install fun
 	if err != nil {
 		return res, err
 	}
-	for dir, aside := range res.MovedAside {
-		rep.emit(LevelInfo, "restore", "", fmt.Sprintf("the previous content of %s is kept in %s", dir, aside), "")
-	}
 	if err := CheckRestored(plan.Manifest, res.Restored); err != nil {
 		return res, err
+	}
+	for _, name := range plan.Manifest.Parts {
+		part := plan.Set.Parts[name]
+		pres, err := ExtractBackup(part.Path, partTargets[name], stamp)
+		if err != nil {
+			return res, err
+		}
+		if err := CheckRestored(part.Manifest, pres.Restored); err != nil {
+			return res, err
+		}
+		res.Files += pres.Files
+		for k, v := range pres.Restored {
+			res.Restored[k] = v
+		}
+		for k, v := range pres.MovedAside {
+			res.MovedAside[k] = v
+		}
+	}
+	for dir, aside := range res.MovedAside {
+		rep.emit(LevelInfo, "restore", "", fmt.Sprintf("the previous content of %s is kept in %s", dir, aside), "")
 	}
 	rep.emit(LevelDone, "restore", "", fmt.Sprintf("%d files restored and checked against the manifest", res.Files), "")
 	if pgDir != "" {
@@ -321,34 +390,67 @@ func (in *Installer) Restore(ctx context.Context, plan *RestorePlan, install fun
 			return res, err
 		}
 	}
-	if err := scaleHomeAssistant(ctx, c, rep, ns, 1); err != nil {
+	if err := scaleWorkloads(ctx, c, rep, stopped, 1); err != nil {
 		return res, err
 	}
 	return res, nil
 }
 
-// scaleHomeAssistant sets the StatefulSet's replicas and waits until its
-// pods are gone (0) or Ready (1).
-func scaleHomeAssistant(ctx context.Context, c *Clients, rep Reporter, ns string, replicas int) error {
+// restoredWorkloads are the StatefulSets stopped while their volumes are
+// replaced: every one but PostgreSQL (its dump is restored through the
+// running server).
+func restoredWorkloads(cfg *config.Config) []manifests.Workload {
+	var out []manifests.Workload
+	for _, w := range manifests.Workloads(cfg) {
+		if w.Component != "postgresql" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// scaleWorkloads sets each StatefulSet's replicas and waits until its pods
+// are gone (0) or Ready (1).
+func scaleWorkloads(ctx context.Context, c *Clients, rep Reporter, wls []manifests.Workload, replicas int) error {
+	for _, w := range wls {
+		if err := scaleWorkload(ctx, c, rep, w, replicas); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scaleWorkload sets one StatefulSet's replicas and waits until its pods
+// are gone (0) or Ready (1).
+func scaleWorkload(ctx context.Context, c *Clients, rep Reporter, wl manifests.Workload, replicas int) error {
+	ns, name := wl.Namespace, wl.Name
+	sts, err := c.Kube.StatefulSets.Get(ctx, ns, name)
+	if err != nil {
+		return fmt.Errorf("read statefulset %s/%s: %w", ns, name, err)
+	}
+	if sts.Spec.Selector == nil || len(sts.Spec.Selector.MatchLabels) == 0 {
+		return fmt.Errorf("statefulset %s/%s has no label selector", ns, name)
+	}
+	sel := metav1.FormatLabelSelector(sts.Spec.Selector)
 	patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas)
-	if err := c.Kube.StatefulSets.MergePatch(ctx, ns, "home-assistant", []byte(patch)); err != nil {
-		return fmt.Errorf("scale home-assistant to %d: %w", replicas, err)
+	if err := c.Kube.StatefulSets.MergePatch(ctx, ns, name, []byte(patch)); err != nil {
+		return fmt.Errorf("scale %s/%s to %d: %w", ns, name, replicas, err)
 	}
 	what := "stopping the workloads"
 	if replicas > 0 {
 		what = "starting the workloads"
 	}
-	rep.emit(LevelWait, "restore", "statefulset/home-assistant", what, "")
+	rep.emit(LevelWait, "restore", "statefulset/"+name, what, "")
 	deadline := time.Now().Add(20 * time.Minute)
-	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines}
+	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings}
 	for {
-		pods, err := c.Kube.Pods.List(ctx, ns, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=home-assistant,app.kubernetes.io/component=server"})
+		pods, err := c.Kube.Pods.List(ctx, ns, metav1.ListOptions{LabelSelector: sel})
 		if err == nil {
 			if replicas == 0 && len(pods.Items) == 0 {
 				return nil
 			}
 			if replicas > 0 && len(pods.Items) == replicas && podReady(&pods.Items[0]) {
-				rep.emit(LevelDone, "restore", "statefulset/home-assistant", "Ready", "")
+				rep.emit(LevelDone, "restore", "statefulset/"+name, "Ready", "")
 				return nil
 			}
 			for i := range pods.Items {

@@ -629,3 +629,67 @@ gzip -c "$3.tar" >"$3"`, "sh", x, stage, crafted).CombinedOutput()
 	assert.Contains(t, err.Error(), "through the link")
 	assert.NoFileExists(t, filepath.Join(outside, "planted"), "nothing written outside the volume")
 }
+
+// TestBackupPartsPairIntoOneBackup: the main job and the radio namespace's
+// job of one run (their Jobs named for the same scheduled minute) write an
+// archive and its part with the same stamp; list shows them as one good
+// backup, pull copies both, a missing part makes the backup bad, and
+// retention in the part's volume removes exactly the old parts.
+func TestBackupPartsPairIntoOneBackup(t *testing.T) {
+	needTools(t, "python3")
+	vol := t.TempDir()
+	writeFile(t, filepath.Join(vol, "esphome", "a.yaml"), "x\n", 0o644)
+	writeFile(t, filepath.Join(vol, "zigbee2mqtt", "coordinator_backup.json"), `{"pan_id":"1a62"}`, 0o600)
+	mainDir, radioDir := t.TempDir(), t.TempDir()
+	const minutes = 29400000 // a CronJob names its Job <cronjob>-<minutes since the epoch>
+	run := time.Unix(minutes*60, 0).UTC()
+	stamp := run.Format("20060102T150405Z")
+	day := 24 * time.Hour
+	oldPart := "hakube-" + run.Add(-15*day).Format("20060102T150405Z") + ".zigbee2mqtt.tar.gz"
+	recentPart := "hakube-" + run.Add(-13*day).Format("20060102T150405Z") + ".zigbee2mqtt.tar.gz"
+	for _, n := range []string{oldPart, recentPart} {
+		writeFile(t, filepath.Join(radioDir, n), "old", 0o600)
+	}
+
+	runBackup(t, append(backupEnv(mainDir, t.TempDir(), "", 14, "esphome:"+filepath.Join(vol, "esphome")),
+		"RUN_ID=home-assistant-backup-"+strconv.Itoa(minutes), "PARTS=zigbee2mqtt"))
+	runBackup(t, append(backupEnv(radioDir, t.TempDir(), "", 14, "zigbee2mqtt:"+filepath.Join(vol, "zigbee2mqtt")),
+		"RUN_ID=home-assistant-zigbee2mqtt-backup-"+strconv.Itoa(minutes), "PART=zigbee2mqtt"))
+	archive := filepath.Join(mainDir, "hakube-"+stamp+".tar.gz")
+	part := filepath.Join(radioDir, "hakube-"+stamp+".zigbee2mqtt.tar.gz")
+	require.FileExists(t, archive, "named for the scheduled minute")
+	require.FileExists(t, part, "the same stamp as the main archive")
+	assert.NoFileExists(t, filepath.Join(radioDir, oldPart), "a part past the limit is deleted")
+	assert.FileExists(t, filepath.Join(radioDir, recentPart), "a part within the limit is kept")
+
+	locs := []BackupLocation{{Where: "backups volume", Dir: mainDir}, {Where: "radio backups volume", Dir: radioDir}}
+	list, err := ListBackups(locs)
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the part is not a backup of its own")
+	require.True(t, list[0].Good, list[0].Problem)
+	assert.Equal(t, []string{"esphome", "zigbee2mqtt"}, list[0].Contents)
+	assert.Equal(t, []string{part}, list[0].Parts)
+
+	dest := filepath.Join(t.TempDir(), "copy.tar.gz")
+	written, err := PullBackup(archive, dest, []string{mainDir, radioDir})
+	require.NoError(t, err)
+	assert.Equal(t, []string{dest, PartFile(dest, "zigbee2mqtt")}, written)
+	set, err := VerifyBackupSet(dest, nil)
+	require.NoError(t, err, "the pulled pair stands on its own")
+	assert.Equal(t, PartFile(dest, "zigbee2mqtt"), set.Parts["zigbee2mqtt"].Path)
+	_, err = VerifyBackupSet(part, nil)
+	require.ErrorIs(t, err, ErrBadArchive, "a part alone is not a backup")
+
+	require.NoError(t, os.Remove(part))
+	list, err = ListBackups(locs)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.False(t, list[0].Good, "without its part the backup is not whole")
+	assert.Contains(t, list[0].Problem, "zigbee2mqtt")
+
+	// hakube's own Jobs ('backup now') are named -m<seconds>.
+	manual := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	runBackup(t, append(backupEnv(radioDir, t.TempDir(), "", 14, "zigbee2mqtt:"+filepath.Join(vol, "zigbee2mqtt")),
+		"RUN_ID=home-assistant-zigbee2mqtt-backup-m"+strconv.FormatInt(manual.Unix(), 10), "PART=zigbee2mqtt"))
+	assert.FileExists(t, filepath.Join(radioDir, "hakube-"+manual.Format("20060102T150405Z")+".zigbee2mqtt.tar.gz"))
+}

@@ -339,7 +339,7 @@ func checkCluster(ctx context.Context, in DoctorInput) []hwdetect.Check {
 	} else {
 		var advice []string
 		var fixes []string
-		w := &waiter{c: c, ns: ns, advice: map[string]string{}, logs: c.lastLogLines,
+		w := &waiter{c: c, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings,
 			rep: func(e Event) {
 				advice = append(advice, e.Object+": "+e.Message)
 				if e.Advice != "" {

@@ -159,7 +159,7 @@ func (in *Installer) Apply(ctx context.Context, p *Plan) (*Result, error) {
 // every StatefulSet of cfg is rolled out and Ready. A Warning event from k3s
 // on one of the files fails with ErrRejected and k3s's message.
 func Wait(ctx context.Context, c *Clients, rep Reporter, cfg *config.Config, files []manifests.File, timeout time.Duration) error {
-	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}, logs: c.lastLogLines,
+	w := &waiter{c: c, rep: rep, ns: cfg.Namespace, timeout: timeout, addons: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings,
 		components: map[string]string{}, state: map[string]State{}}
 	for _, f := range files {
 		w.addons[AddonName(f.Name)] = Sum(f.Content)

@@ -52,6 +52,12 @@ type PodStatus struct {
 	Ready    bool   `json:"ready"`
 	Restarts int32  `json:"restarts"`
 	Waiting  string `json:"waiting,omitempty"`
+	// Namespace is set for a pod outside the install's namespace (the radio's).
+	Namespace string `json:"namespace,omitempty"`
+	// Problem is why a pod that is not Ready cannot start, in the
+	// scheduler's or kubelet's words; Advice says what to do.
+	Problem string `json:"problem,omitempty"`
+	Advice  string `json:"advice,omitempty"`
 }
 
 // EventStatus is one of k3s's recent events about our files.
@@ -97,6 +103,13 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
+	if radio := manifests.RadioNamespace(&cfg); radio != "" {
+		rp, err := c.Kube.Pods.List(ctx, radio, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
+		if err != nil {
+			return nil, fmt.Errorf("list pods: %w", err)
+		}
+		pods.Items = append(pods.Items, rp.Items...)
+	}
 	for _, p := range pods.Items {
 		if p.Status.Phase == corev1.PodSucceeded {
 			continue // finished backup jobs
@@ -110,8 +123,12 @@ func (in *Installer) Status(ctx context.Context, cfg config.Config) (*Status, er
 			tag := cs.Image[strings.LastIndex(cs.Image, ":")+1:]
 			st.Components = append(st.Components, ComponentStatus{Name: cs.Name, Image: cs.Image, Version: tag, Ready: cs.Ready})
 		}
+		if p.Namespace != cfg.Namespace {
+			ps.Namespace = p.Namespace
+		}
 		if !ps.Ready {
 			st.Healthy = false
+			ps.Problem, ps.Advice = podProblem(&p, c.podWarnings(&p))
 		}
 		st.Pods = append(st.Pods, ps)
 	}

@@ -75,15 +75,21 @@ func (in *Installer) Uninstall(ctx context.Context, namespace string, purge bool
 		res.AddonsRemoved = append(res.AddonsRemoved, a.Name)
 	}
 	if purge {
-		if dir, err := VolumeDir(ctx, c, in.DataDir, namespace, "home-assistant-backups-0"); err == nil {
+		// The radio namespace's backups volume holds the parts of each run:
+		// kept next to the main archives, where list and restore find them.
+		for _, ns := range []string{namespace, namespace + "-radio"} {
+			dir, err := VolumeDir(ctx, c, in.DataDir, ns, "home-assistant-backups-0")
+			if err != nil {
+				continue
+			}
 			kept, err := KeepBackups(dir, in.DataDir)
-			res.BackupsKept = kept
+			res.BackupsKept = append(res.BackupsKept, kept...)
 			if err != nil {
 				return res, fmt.Errorf("%w: nothing was deleted", err)
 			}
-			if len(kept) > 0 {
-				in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("kept %d backups in %s (delete that directory yourself to remove them)", len(kept), KeptBackupsDir(in.DataDir)), "")
-			}
+		}
+		if len(res.BackupsKept) > 0 {
+			in.Report.emit(LevelInfo, "uninstall", "", fmt.Sprintf("kept %d backup archives in %s (delete that directory yourself to remove them)", len(res.BackupsKept), KeptBackupsDir(in.DataDir)), "")
 		}
 	}
 	// The radio's workload lives in a namespace of its own.

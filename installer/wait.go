@@ -45,6 +45,9 @@ type waiter struct {
 	lastState  string
 	// logs returns the last lines a crashed container printed ("" if none).
 	logs func(ns, pod, container string) string
+	// events returns the scheduler's and kubelet's Warning events about a
+	// pod (nil: not read).
+	events func(p *corev1.Pod) []corev1.Event
 }
 
 // lastLogLines reads the tail of a container's previous run.
@@ -109,6 +112,11 @@ func (w *waiter) run(ctx context.Context) error {
 		return w.c.Kube.Pods.Watch(ctx, "", metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=hakube"})
 	}, nil, func(watch.Event) { poke() })
 
+	// The kubelet's complaints (FailedMount…) change nothing on the pod
+	// and wake no watch above: looking again every few seconds shows them
+	// (a cluster-wide watch of Warning events costs the API server more).
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
 	var lastErr error
 	for {
 		done, err := w.evaluate(ctx)
@@ -145,6 +153,7 @@ func (w *waiter) run(ctx context.Context) error {
 			return err
 		case <-kick:
 		case <-retry:
+		case <-tick.C:
 		}
 	}
 }
@@ -392,13 +401,21 @@ func (w *waiter) adviseOn(p *corev1.Pod) {
 		w.advice[key] = msg
 		w.rep.emit(LevelWarning, PhaseRollout, key, msg, advice)
 	}
+	unschedulable := false
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable {
-			advice := "check node resources and volumes: 'kubectl describe pod -n " + p.Namespace + " " + p.Name + "'"
-			if strings.Contains(c.Message, "persistentvolumeclaim") || strings.Contains(c.Message, "PersistentVolumeClaim") {
-				advice = "a volume cannot be bound: is the StorageClass right (storage-class) and the local-path provisioner running?"
+			unschedulable = true
+			say(p.Name, "cannot be scheduled: "+c.Message, eventAdvice(p, "FailedScheduling", c.Message))
+		}
+	}
+	// The scheduler's and kubelet's own words (a volume that cannot be
+	// mounted shows nowhere else), for a pod that is not running yet.
+	if w.events != nil && !podReady(p) && p.Status.Phase != corev1.PodSucceeded {
+		for _, e := range currentEvents(p, w.events(p)) {
+			if e.Reason == "FailedScheduling" && unschedulable {
+				continue // said above, from the pod's condition
 			}
-			say(p.Name, "cannot be scheduled: "+c.Message, advice)
+			say(p.Name+"/"+e.Reason, podEventReasons[e.Reason]+": "+e.Message, eventAdvice(p, e.Reason, e.Message))
 		}
 	}
 	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)

@@ -2,6 +2,7 @@ package manifests
 
 import (
 	_ "embed"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,24 +40,52 @@ type BackupVolume struct {
 	Claim string
 	// App is the app.kubernetes.io/name label of the workload using it.
 	App string
+	// Namespace is the claim's namespace.
+	Namespace string
+	// Part is "" for a volume in the run's main archive; else the name of
+	// the part archive it goes in, written by the backup job of Namespace
+	// (a claim is only mounted in its own namespace): "zigbee2mqtt" for a
+	// USB radio's data, which lives in RadioNamespace.
+	Part string
 }
+
+// RadioBackupCronJob is the backup job of the radio's namespace: same
+// schedule as the main one, writing the part "zigbee2mqtt" of each run.
+const RadioBackupCronJob = "home-assistant-zigbee2mqtt-backup"
 
 // BackupVolumes lists what the backup job archives for cfg, in archive
 // order. The PostgreSQL dump ("postgresql/homeassistant.dump") comes on
 // top when cfg bundles PostgreSQL.
 func BackupVolumes(cfg *config.Config) []BackupVolume {
+	ns := cfg.Namespace
 	out := []BackupVolume{
-		{Name: "hakube"},
-		{Name: "home-assistant", Claim: "home-assistant-config-0", App: "home-assistant"},
+		{Name: "hakube", Namespace: ns},
+		{Name: "home-assistant", Claim: "home-assistant-config-0", App: "home-assistant", Namespace: ns},
 	}
 	if cfg.Has(config.Zigbee2MQTT) {
-		out = append(out, BackupVolume{Name: "zigbee2mqtt", Claim: "home-assistant-zigbee2mqtt-data-0", App: "home-assistant"})
+		z := BackupVolume{Name: "zigbee2mqtt", Claim: "home-assistant-zigbee2mqtt-data-0", App: "zigbee2mqtt", Namespace: ns}
+		if r := RadioNamespace(cfg); r != "" {
+			z.Namespace, z.Part = r, "zigbee2mqtt"
+		}
+		out = append(out, z)
 	}
 	if cfg.Has(config.NodeRED) {
-		out = append(out, BackupVolume{Name: "nodered", Claim: "home-assistant-nodered-data-0", App: "home-assistant"})
+		out = append(out, BackupVolume{Name: "nodered", Claim: "home-assistant-nodered-data-0", App: "node-red", Namespace: ns})
 	}
 	if cfg.Has(config.ESPHome) {
-		out = append(out, BackupVolume{Name: "esphome", Claim: "home-assistant-esphome-data-0", App: "home-assistant"})
+		out = append(out, BackupVolume{Name: "esphome", Claim: "home-assistant-esphome-data-0", App: "esphome", Namespace: ns})
+	}
+	return out
+}
+
+// BackupParts are the part archives each run of cfg's backup writes next
+// to the main one, in the order of BackupVolumes.
+func BackupParts(cfg *config.Config) []string {
+	var out []string
+	for _, v := range BackupVolumes(cfg) {
+		if v.Part != "" && !slices.Contains(out, v.Part) {
+			out = append(out, v.Part)
+		}
 	}
 	return out
 }
@@ -66,11 +95,23 @@ func (v *view) BackupScript() string       { return backupScript }
 func (v *view) BackupPGDumpScript() string { return backupPGDumpScript }
 func (v *view) HakubeVersion() string      { return Version }
 
-// BackupSources is the job's SOURCES: name:mount-path for every volume.
-func (v *view) BackupSources() string {
+// BackupSources is the main job's SOURCES: name:mount-path for every
+// volume of the main archive.
+func (v *view) BackupSources() string { return backupSources(v.C, "") }
+
+// RadioBackupSources is SOURCES of the radio namespace's job.
+func (v *view) RadioBackupSources() string { return backupSources(v.C, "zigbee2mqtt") }
+
+// BackupParts is the main job's PARTS: the part archives that belong to
+// each run, recorded in its manifest.
+func (v *view) BackupParts() string { return strings.Join(BackupParts(v.C), " ") }
+
+func backupSources(cfg *config.Config, part string) string {
 	var parts []string
-	for _, b := range BackupVolumes(v.C) {
-		parts = append(parts, b.Name+":/data/"+b.Name)
+	for _, b := range BackupVolumes(cfg) {
+		if b.Part == part {
+			parts = append(parts, b.Name+":/data/"+b.Name)
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -7,6 +7,13 @@
 #   SOURCES         "name:dir ..." volumes to archive, one prefix each
 #   RETENTION_DAYS  archives older than this many days are deleted
 #   HAKUBE_VERSION, COMPONENT_VERSIONS ("name=version ...") for the manifest
+#   RUN_ID          the Job's name: its time (a CronJob's "-<minutes since
+#                   the epoch>", hakube's "-m<seconds>") names the archive,
+#                   so the jobs of one run in two namespaces agree on it
+#   PART            set in the radio namespace's job: this run writes the
+#                   part archive hakube-<stamp>.<PART>.tar.gz
+#   PARTS           "name ..." parts that belong to the main archive of
+#                   this run, recorded in its manifest
 # SQLite databases (any file starting with the SQLite header) are copied
 # with SQLite's online backup API, never read as files; their -wal, -shm
 # and -journal files are skipped. The archive is written under a temporary
@@ -14,7 +21,7 @@
 import datetime, hashlib, io, json, os, re, shutil, sqlite3, sys, tarfile, tempfile
 
 os.umask(0o077)
-NAME_RE = re.compile(r"^hakube-(\d{8}T\d{6}Z)\.tar\.gz$")
+NAME_RE = re.compile(r"^hakube-(\d{8}T\d{6}Z)(\.[a-z0-9-]+)?\.tar\.gz$")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 SIDE_FILES = ("-wal", "-shm", "-journal")
 # Secret volumes hold their files as links into a ..data directory: archive
@@ -204,15 +211,30 @@ def copy_to(src, d):
     fsync_dir(d)
 
 
+def run_time(run_id):
+    """The time a Job's name carries, else now."""
+    utc = datetime.timezone.utc
+    m = re.search(r"-m(\d{9,11})$", run_id or "")
+    if m:
+        return datetime.datetime.fromtimestamp(int(m.group(1)), utc)
+    m = re.search(r"-(\d{7,9})$", run_id or "")
+    if m:
+        return datetime.datetime.fromtimestamp(int(m.group(1)) * 60, utc)
+    return datetime.datetime.now(utc).replace(microsecond=0)
+
+
 def main():
     env = os.environ
     out, work = env["BACKUP_DIR"], env.get("WORK_DIR") or tempfile.mkdtemp()
     copy_dir = env.get("COPY_DIR", "")
     days = int(env["RETENTION_DAYS"])
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    part = env.get("PART", "")
+    if part and not re.match(r"^[a-z0-9-]+$", part):
+        sys.exit("backup: PART %r is not a plain name" % part)
+    now = run_time(env.get("RUN_ID", ""))
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    name = "hakube-%s.tar.gz" % stamp
-    final, tmp = os.path.join(out, name), os.path.join(out, ".hakube-%s.tar.gz.partial" % stamp)
+    name = "hakube-%s%s.tar.gz" % (stamp, "." + part if part else "")
+    final, tmp = os.path.join(out, name), os.path.join(out, "." + name + ".partial")
     if os.path.exists(final):
         sys.exit("backup: %s already exists: is another backup running?" % final)
     retention(out, days, now, None)  # clears leftovers of killed runs first
@@ -235,7 +257,10 @@ def main():
             databases["postgresql/homeassistant.dump"] = {"engine": "postgresql", "rows": rows}
             contents.append("postgresql")
         versions = dict(kv.split("=", 1) for kv in env.get("COMPONENT_VERSIONS", "").split())
-        ar.finish({
+        extra = {"part": part} if part else {}
+        if env.get("PARTS", "").split():
+            extra["parts"] = env["PARTS"].split()
+        ar.finish(dict(extra, **{
             "format": 1,
             "created": now.isoformat().replace("+00:00", "Z"),
             "created_unix": int(now.timestamp()),
@@ -244,7 +269,7 @@ def main():
             "contents": contents,
             "files": ar.files,
             "databases": databases,
-        })
+        }))
         os.rename(tmp, final)
         fsync_dir(out)
     except BaseException:

@@ -22,6 +22,12 @@ import (
 
 func backupObjects(t *testing.T, c config.Config) (*batchv1.CronJob, *corev1.ConfigMap) {
 	t.Helper()
+	return backupObjectsIn(t, c, c.Namespace)
+}
+
+// backupObjectsIn returns the backup CronJob and its script's ConfigMap in ns.
+func backupObjectsIn(t *testing.T, c config.Config, ns string) (*batchv1.CronJob, *corev1.ConfigMap) {
+	t.Helper()
 	require.NoError(t, c.Validate())
 	files, err := manifests.Render(&c, testSecrets(), manifests.Options{})
 	require.NoError(t, err)
@@ -30,9 +36,12 @@ func backupObjects(t *testing.T, c config.Config) (*batchv1.CronJob, *corev1.Con
 	for _, o := range decodeAll(t, files) {
 		switch v := o.obj.(type) {
 		case *batchv1.CronJob:
-			cj = v
+			if v.Namespace == ns {
+				require.Nil(t, cj, "one backup CronJob per namespace")
+				cj = v
+			}
 		case *corev1.ConfigMap:
-			if v.Name == "home-assistant-backup" {
+			if v.Name == "home-assistant-backup" && v.Namespace == ns {
 				cm = v
 			}
 		}
@@ -64,9 +73,8 @@ func TestBackupJobMountsEveryVolume(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{
 		"config": "home-assistant-config-0", "backups": "home-assistant-backups-0",
-		"zigbee2mqtt-data": "home-assistant-zigbee2mqtt-data-0", "nodered-data": "home-assistant-nodered-data-0",
-		"esphome-data": "home-assistant-esphome-data-0",
-	}, claims)
+		"nodered-data": "home-assistant-nodered-data-0", "esphome-data": "home-assistant-esphome-data-0",
+	}, claims, "the USB radio's claim is in its own namespace: not mountable here")
 	assert.Equal(t, map[string]string{"copy": "/mnt/usb/hakube"}, hostPaths)
 
 	require.Len(t, spec.Containers, 1)
@@ -75,7 +83,8 @@ func TestBackupJobMountsEveryVolume(t *testing.T) {
 	for _, e := range main.Env {
 		env[e.Name] = e.Value
 	}
-	assert.Equal(t, "hakube:/data/hakube home-assistant:/data/home-assistant zigbee2mqtt:/data/zigbee2mqtt nodered:/data/nodered esphome:/data/esphome", env["SOURCES"])
+	assert.Equal(t, "hakube:/data/hakube home-assistant:/data/home-assistant nodered:/data/nodered esphome:/data/esphome", env["SOURCES"])
+	assert.Equal(t, "zigbee2mqtt", env["PARTS"], "the run's part from the radio namespace is named in the manifest")
 	assert.Equal(t, "/copy", env["COPY_DIR"])
 	assert.Contains(t, env["COMPONENT_VERSIONS"], "zigbee2mqtt=2.14.1")
 	mounts := map[string]string{}
@@ -115,4 +124,59 @@ func TestBackupScriptsPassLinters(t *testing.T) {
 	require.NoError(t, os.WriteFile(sh, []byte(manifests.BackupPGDumpScript()), 0o600))
 	out, err = exec.Command("shellcheck", "-s", "sh", sh).CombinedOutput()
 	require.NoError(t, err, "%s", out)
+}
+
+// TestRadioBackupJob: with a USB radio, Zigbee2MQTT's claim lives in the
+// radio namespace, and a second CronJob there (same schedule) writes the
+// run's part from it; both read the run's time from their Job's name.
+func TestRadioBackupJob(t *testing.T) {
+	c := config.Defaults(config.ProfileProduction)
+	c.Components = []config.Component{config.MQTT, config.Zigbee2MQTT}
+	c.ZigbeeDevice, c.ZigbeeAdapter = "/dev/serial/by-id/usb-ITead_Sonoff_Zigbee_3.0_USB_Dongle_Plus_abc-if00-port0", "zstack"
+	radioNS := manifests.RadioNamespace(&c)
+	require.NotEmpty(t, radioNS)
+	main, _ := backupObjects(t, c)
+	cj, cm := backupObjectsIn(t, c, radioNS)
+	assert.Equal(t, manifests.RadioBackupCronJob, cj.Name)
+	assert.Equal(t, main.Spec.Schedule, cj.Spec.Schedule, "the same schedule: one run, two parts")
+	assert.Equal(t, main.Spec.TimeZone, cj.Spec.TimeZone)
+	assert.Equal(t, cm.Data["backup.py"], manifests.BackupScript())
+	spec := cj.Spec.JobTemplate.Spec.Template.Spec
+	claims := map[string]string{}
+	for _, v := range spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			claims[v.Name] = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	assert.Equal(t, map[string]string{"backups": "home-assistant-backups-0", "zigbee2mqtt-data": "home-assistant-zigbee2mqtt-data-0"}, claims)
+	for _, ct := range []corev1.Container{main.Spec.JobTemplate.Spec.Template.Spec.Containers[0], spec.Containers[0]} {
+		var runID *corev1.EnvVar
+		for i := range ct.Env {
+			if ct.Env[i].Name == "RUN_ID" {
+				runID = &ct.Env[i]
+			}
+		}
+		require.NotNil(t, runID, "RUN_ID dates the run")
+		require.NotNil(t, runID.ValueFrom)
+		assert.Equal(t, "metadata.labels['job-name']", runID.ValueFrom.FieldRef.FieldPath)
+	}
+	env := map[string]string{}
+	for _, e := range spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	assert.Equal(t, "zigbee2mqtt", env["PART"])
+	assert.Equal(t, "zigbee2mqtt:/data/zigbee2mqtt", env["SOURCES"])
+	assert.Equal(t, []string{"zigbee2mqtt"}, manifests.BackupParts(&c))
+
+	// A networked coordinator: Zigbee2MQTT stays in the main namespace, in
+	// the main archive; no second job.
+	c.ZigbeeDevice, c.ZigbeeAdapter = "tcp://192.168.1.20:6638", "zstack"
+	main, _ = backupObjects(t, c)
+	env = map[string]string{}
+	for _, e := range main.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	assert.Contains(t, env["SOURCES"], "zigbee2mqtt:/data/zigbee2mqtt")
+	assert.Empty(t, env["PARTS"])
+	assert.Empty(t, manifests.BackupParts(&c))
 }

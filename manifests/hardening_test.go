@@ -96,7 +96,7 @@ func TestKeptClaimsNeverLeave(t *testing.T) {
 	first := renderWith(t, before, testSecrets(), manifests.Options{})
 	kept, err := manifests.ParseClaims(fileNamed(t, first, manifests.VolumesFile).Content)
 	require.NoError(t, err)
-	require.Len(t, kept, 9, "production with a USB radio has nine claims")
+	require.Len(t, kept, 10, "production with a USB radio has ten claims (the radio namespace has its backups claim)")
 
 	after := config.Defaults(config.ProfileEdge) // no PostgreSQL, no Zigbee2MQTT
 	after.Namespace = "ha3"
@@ -484,7 +484,7 @@ var levelRank = map[psaapi.Level]int{psaapi.LevelRestricted: 0, psaapi.LevelBase
 func TestPodSecurityLevels(t *testing.T) {
 	// Root images or root setup steps: baseline is the best they do.
 	baselineOnly := []string{"home-assistant/init:seed-config", "home-assistant/home-assistant", "home-assistant-esphome/esphome",
-		"home-assistant-zigbee2mqtt/init:zigbee2mqtt-config", "home-assistant-zigbee2mqtt/zigbee2mqtt", "home-assistant-backup/backup"}
+		"home-assistant-zigbee2mqtt/init:zigbee2mqtt-config", "home-assistant-zigbee2mqtt/zigbee2mqtt", "home-assistant-backup/backup", "home-assistant-zigbee2mqtt-backup/backup"}
 	for _, rc := range cases {
 		t.Run(rc.name, func(t *testing.T) {
 			pods, enforce := podsOf(t, render(t, rc))

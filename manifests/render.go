@@ -454,6 +454,11 @@ func wantedClaims(cfg *config.Config, z2mNS string) []Claim {
 	}
 	if cfg.Has(config.Zigbee2MQTT) {
 		out = append(out, Claim{z2mNS, "home-assistant-zigbee2mqtt-data-0", sc, vol.Zigbee2MQTT, "zigbee2mqtt", "zigbee2mqtt"})
+		if z2mNS != ns {
+			// The radio namespace's backup job writes its part of each
+			// run here (a claim is mounted only in its own namespace).
+			out = append(out, Claim{z2mNS, "home-assistant-backups-0", sc, vol.Backups, "zigbee2mqtt", "backup"})
+		}
 	}
 	if cfg.UsesPostgreSQL() {
 		out = append(out, Claim{ns, "postgresql-data-0", sc, vol.PostgreSQL, "postgresql", "postgresql"})

@@ -31,7 +31,11 @@ copies root-only.
 
   hakube backup now           run the backup job at once and follow it
   hakube backup list          archives with date, size, contents and where they are
-  hakube backup pull [--to F] copy the newest (or a named) archive off the node`,
+  hakube backup pull [--to F] copy the newest (or a named) archive off the node
+
+With a USB radio, Zigbee2MQTT runs in a namespace of its own, whose backup job
+writes the run's part hakube-<time>.zigbee2mqtt.tar.gz; list, pull and restore
+treat the archive and its part as one backup (pull copies both).`,
 	}
 	now := &cobra.Command{
 		Use:   "now",
@@ -125,13 +129,17 @@ copies root-only.
 			if dest == "" {
 				dest = filepath.Base(src)
 			}
-			if err := installer.PullBackup(src, dest); err != nil {
+			written, err := installer.PullBackup(src, dest, backupDirs(g))
+			if err != nil {
 				return err
 			}
 			if g.json() {
-				return writeJSON(cmd.OutOrStdout(), map[string]string{"from": src, "to": dest})
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"from": src, "to": dest, "files": written})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s (checked; it holds every credential: keep it private).\n", src, dest)
+			for _, w := range written[1:] {
+				fmt.Fprintf(cmd.OutOrStdout(), "Copied its part %s: keep it next to %s, restore reads both.\n", w, dest)
+			}
 			return nil
 		},
 	}
@@ -151,6 +159,20 @@ func backupList(g *globals) ([]installer.BackupArchive, error) {
 		return nil, fmt.Errorf("%w: k3s's data directory %s: %w: pass --data-dir", installer.ErrPreflight, g.dataDir, err)
 	}
 	return installer.ListBackups(installer.BackupLocations(g.dataDir, cfg.Namespace, cfg.BackupCopyDir))
+}
+
+// backupDirs are the directories where a backup's parts may be on this
+// host (the radio namespace's backups volume among them).
+func backupDirs(g *globals) []string {
+	cfg, _, err := g.state().SavedOrDefault()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range installer.BackupLocations(g.dataDir, cfg.Namespace, cfg.BackupCopyDir) {
+		out = append(out, l.Dir)
+	}
+	return out
 }
 
 func humanSize(n int64) string {

@@ -29,7 +29,8 @@ stack is installed with them, the workloads are stopped, each volume's content
 and the database are restored, the workloads start, and every restored file is
 checked against the archive's manifest. Content that is replaced is moved aside
 (<dir>.pre-restore-<time>), never deleted. It says what it will overwrite and
-asks first, unless --yes.`,
+asks first, unless --yes. A backup's parts (hakube-<time>.<part>.tar.gz, e.g. the
+radio's Zigbee2MQTT data) are read next to ARCHIVE, or from the backups volumes.`,
 		Args: func(cmd *cobra.Command, args []string) error { return asUsage(cobra.ExactArgs(1)(cmd, args)) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd, g, s, o, args[0])
@@ -42,7 +43,7 @@ asks first, unless --yes.`,
 
 func runRestore(cmd *cobra.Command, g *globals, s Streams, o *restoreOptions, archive string) error {
 	out := cmd.OutOrStdout()
-	plan, _, err := installer.PlanRestore(archive, g.stateDir)
+	plan, _, err := installer.PlanRestore(archive, g.stateDir, backupDirs(g))
 	if err != nil {
 		return fmt.Errorf("%w; nothing was changed: pick another archive ('hakube backup list')", err)
 	}

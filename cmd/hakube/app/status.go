@@ -87,7 +87,14 @@ func printStatus(out io.Writer, st *installer.Status) {
 		if p.Waiting != "" {
 			extra = " (" + p.Waiting + ")"
 		}
-		fmt.Fprintf(out, "  %-34s %-9s ready=%t restarts=%d%s\n", p.Name, p.Phase, p.Ready, p.Restarts, extra)
+		name := p.Name
+		if p.Namespace != "" {
+			name = p.Namespace + "/" + p.Name
+		}
+		fmt.Fprintf(out, "  %-34s %-9s ready=%t restarts=%d%s\n", name, p.Phase, p.Ready, p.Restarts, extra)
+		if p.Problem != "" {
+			fmt.Fprintf(out, "    %s\n    → %s\n", p.Problem, p.Advice)
+		}
 	}
 	if len(st.Events) > 0 {
 		fmt.Fprintln(out, "\nk3s events:")
