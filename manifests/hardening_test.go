@@ -379,10 +379,11 @@ func TestRadioWorkload(t *testing.T) {
 					sets[v.Name] = v
 				}
 			}
-			if c.HostNetwork {
-				// Baseline forbids host namespaces: the host network is a
-				// privilege the user asked for (README).
-				assert.Equal(t, "privileged", nsLevel[c.Namespace], "Home Assistant's namespace with host-network")
+			if c.HostNetwork || c.BackupCopyDir != "" {
+				// Baseline forbids host namespaces and host directories: the
+				// host network and a backup copy on a host disk are
+				// privileges the user asked for (README).
+				assert.Equal(t, "privileged", nsLevel[c.Namespace], "Home Assistant's namespace with host-network or backup-copy-dir")
 			} else {
 				assert.Equal(t, "baseline", nsLevel[c.Namespace], "Home Assistant's namespace")
 			}

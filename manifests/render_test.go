@@ -102,6 +102,11 @@ var cases = []renderCase{
 		c.HostNetwork = true
 		return c
 	}, manifests.Options{}},
+	{"edge-backup-copy", func() config.Config {
+		c := config.Defaults(config.ProfileEdge)
+		c.BackupCopyDir = "/mnt/usb/hakube"
+		return c
+	}, manifests.Options{}},
 	{"small-arm-monitoring", func() config.Config {
 		c := config.Defaults(config.ProfileEdge)
 		c.Arch, c.ResourceSize = config.ArchARM, config.SizeSmall
@@ -365,8 +370,8 @@ func checkPod(t *testing.T, c *config.Config, spec corev1.PodSpec, name string) 
 		assert.False(t, ct.Resources.Limits.Memory().IsZero(), "%s/%s has no memory limit", name, ct.Name)
 	}
 	for _, v := range spec.Volumes {
-		if v.HostPath != nil {
-			assert.Equal(t, c.ZigbeeDevice, v.HostPath.Path, "the only hostPath is the Zigbee radio")
+		if v.HostPath != nil && v.HostPath.Path != c.BackupCopyDir {
+			assert.Equal(t, c.ZigbeeDevice, v.HostPath.Path, "the only hostPaths are the Zigbee radio and backup-copy-dir")
 			require.NotNil(t, v.HostPath.Type)
 			assert.Equal(t, corev1.HostPathCharDev, *v.HostPath.Type)
 		}
