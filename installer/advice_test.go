@@ -50,6 +50,26 @@ func TestAdviceFromWaitingReasons(t *testing.T) {
 	}
 }
 
+// The kubelet words a failing pull two ways in turn: the advice is said once.
+func TestPullFailureSaidOncePerImage(t *testing.T) {
+	var events []Event
+	w := &waiter{rep: func(e Event) { events = append(events, e) }, advice: map[string]string{}}
+	pod := func(reason, msg string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p-0", Namespace: "ns"}, Status: corev1.PodStatus{
+			ContainerStatuses: []corev1.ContainerStatus{{Name: "mqtt", Image: "img:1",
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}}}}
+	}
+	for i := 0; i < 3; i++ {
+		w.adviseOn(pod("ErrImagePull", "failed to pull and unpack image"))
+		w.adviseOn(pod("ImagePullBackOff", "Back-off pulling image \"img:1\": ErrImagePull"))
+	}
+	assert.Len(t, events, 1, "one piece of advice for one image that cannot be pulled")
+	w.adviseOn(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p-0", Namespace: "ns"}, Status: corev1.PodStatus{
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "mqtt", Image: "img:2",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "x"}}}}}})
+	assert.Len(t, events, 2, "another image is news")
+}
+
 func TestRolledOut(t *testing.T) {
 	one := int32(1)
 	mk := func(gen, obs int64, updated, ready int32, cur, upd string) *appsv1.StatefulSet {

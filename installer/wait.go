@@ -38,6 +38,7 @@ type waiter struct {
 
 	applied bool
 	advice  map[string]string // last advice per pod/container, to say it once
+	pulling map[string]bool   // pod/container|image whose pull failure was said
 	// components maps an Addon to the component its file installs; state
 	// is where each component stands, reported on every change.
 	components map[string]string
@@ -73,6 +74,7 @@ func (w *waiter) run(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	w.advice = map[string]string{}
+	w.pulling = map[string]bool{}
 	w.rep.emit(LevelWait, PhaseApply, "", fmt.Sprintf("waiting for k3s to apply %d files (it looks every 15 s)", len(w.addons)), "")
 
 	kick := make(chan struct{}, 1)
@@ -431,7 +433,15 @@ func (w *waiter) adviseOn(p *corev1.Pod) {
 		}
 		switch wt.Reason {
 		case "ImagePullBackOff", "ErrImagePull":
-			say(key, "cannot pull "+cs.Image+": "+wt.Message, "check the node's internet access and DNS; on a slow link this resolves itself")
+			// The kubelet words the same failure two ways in turn: say it
+			// once per image.
+			if w.pulling == nil {
+				w.pulling = map[string]bool{}
+			}
+			if !w.pulling[key+"|"+cs.Image] {
+				w.pulling[key+"|"+cs.Image] = true
+				say(key, "cannot pull "+cs.Image+": "+wt.Message, "check the node's internet access and DNS; on a slow link this resolves itself")
+			}
 		case "CrashLoopBackOff":
 			msg := fmt.Sprintf("keeps crashing (%d restarts)", cs.RestartCount)
 			if w.logs != nil {
