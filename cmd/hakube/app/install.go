@@ -111,6 +111,9 @@ func runInstall(cmd *cobra.Command, g *globals, s Streams, o *installOptions) er
 	if err != nil {
 		return err
 	}
+	if err := refuseStrandedInstall(plan); err != nil {
+		return err
+	}
 	if !o.yes {
 		printPlan(out, plan)
 		if !confirm(s.In, out, "Proceed? [y/N] ") {

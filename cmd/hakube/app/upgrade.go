@@ -149,6 +149,15 @@ func runUpgrade(cmd *cobra.Command, g *globals, s Streams, o *upgradeOptions) er
 	return nil
 }
 
+// refuseStrandedInstall is install's side of checkStranded: an install
+// over an older layout whose data would be stranded goes through upgrade.
+func refuseStrandedInstall(p *installer.Plan) error {
+	if len(p.StrandedData()) == 0 {
+		return nil
+	}
+	return checkStranded(p.StrandedData(), &upgradeOptions{})
+}
+
 // checkStranded refuses an upgrade that would leave a component's data in
 // a claim the new layout no longer mounts, unless the user chose to move it
 // by restoring the backup the upgrade takes first.

@@ -127,7 +127,10 @@ func TestE2EUpgradeBacksUpFirstAndRefusesStrandedData(t *testing.T) {
 	assert.Contains(t, stderr, "hakube restore ARCHIVE")
 	code, _, stderr = runCLI(t, "", args("upgrade", "--yes", "--move-data-by-restore", "--no-backup")...)
 	assert.Equal(t, app.ExitUsage, code, stderr)
-	assert.True(t, same(files, snapshot()), "nothing written by a refused upgrade")
+	code, _, stderr = runCLI(t, "", args("install", "--yes", "--timeout", "1m")...)
+	assert.Equal(t, app.ExitPreflight, code, "install over the older layout is refused too: %s", stderr)
+	assert.Contains(t, stderr, "--move-data-by-restore")
+	assert.True(t, same(files, snapshot()), "nothing written by a refused upgrade or install")
 
 	// With the flag: backed up first (the CronJob is back since step 2),
 	// the old claim kept, the new one added, and the restore named.

@@ -186,6 +186,9 @@ func (b *wizardBackend) Plan(ctx context.Context, cfg config.Config) (*installer
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseStrandedInstall(p); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	b.in = in
 	b.mu.Unlock()
