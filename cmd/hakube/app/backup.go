@@ -62,12 +62,7 @@ treat the archive and its part as one backup (pull copies both).`,
 }
 
 func runBackupNow(cmd *cobra.Command, g *globals, o *backupOptions) error {
-	cfg, _, err := g.state().SavedOrDefault()
-	if err != nil {
-		return err
-	}
-	sess := g.session(cmd.ErrOrStderr(), "/")
-	c, err := sess.MustConnect(cmd.Context())
+	cfg, sess, c, err := g.connected(cmd)
 	if err != nil {
 		return err
 	}

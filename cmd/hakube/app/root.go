@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hakube/hakube/config"
 	"github.com/hakube/hakube/installer"
 )
 
@@ -56,6 +57,18 @@ func (g *globals) session(out io.Writer, root string) *installer.Session {
 		Report:     installer.LineReporter(out, g.json()),
 		K3sOut:     out,
 	}
+}
+
+// connected is the saved configuration (or the edge defaults) and a
+// session connected to k3s, for the commands that look at an install.
+func (g *globals) connected(cmd *cobra.Command) (config.Config, *installer.Session, *installer.Clients, error) {
+	cfg, _, err := g.state().SavedOrDefault()
+	if err != nil {
+		return cfg, nil, nil, err
+	}
+	sess := g.session(cmd.ErrOrStderr(), "/")
+	c, err := sess.MustConnect(cmd.Context())
+	return cfg, sess, c, err
 }
 
 // Main runs hakube with args and returns the process exit code. Errors are

@@ -25,12 +25,7 @@ and Ready, 1 otherwise.`,
 }
 
 func runStatus(cmd *cobra.Command, g *globals) error {
-	cfg, _, err := g.state().SavedOrDefault()
-	if err != nil {
-		return err
-	}
-	sess := g.session(cmd.ErrOrStderr(), "/")
-	c, err := sess.MustConnect(cmd.Context())
+	cfg, sess, c, err := g.connected(cmd)
 	if err != nil {
 		return err
 	}
