@@ -193,17 +193,19 @@ func TestE2EWizardInTmux(t *testing.T) {
 	t.Run("ctrl+c at each step writes nothing", func(t *testing.T) {
 		x.t = t
 		defer func() { x.t = parent }()
-		for n, step := range []string{"This machine", "Profile", "Components", "Reaching it", "Review"} {
+		steps := []string{"This machine", "Profile", "Components", "Reaching it", "Review"}
+		for n, step := range steps {
 			data, state := filepath.Join(dir, "c-data"), filepath.Join(dir, "c-state")
 			exit := filepath.Join(dir, fmt.Sprintf("exit-ctrlc-%d", n))
 			x.start(fmt.Sprintf("%s %s install --root %s; echo $? > %s; sleep 600",
 				envLine(data, cl.Kubeconfig, state), shellQuote(bin), shellQuote(root), shellQuote(exit)))
 			x.waitFor("This machine", 30*time.Second)
-			for range n {
+			// One step at a time: each Enter once the step it answers is
+			// drawn (a loaded machine may take a moment per step).
+			for i := range n {
 				x.keys("Enter")
-				time.Sleep(150 * time.Millisecond)
+				x.waitFor(steps[i+1], 30*time.Second)
 			}
-			x.waitFor(step, 30*time.Second)
 			if step == "Review" {
 				x.waitFor("[ Install ]", 10*time.Second)
 			}
