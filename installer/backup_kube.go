@@ -444,6 +444,9 @@ func scaleWorkload(ctx context.Context, c *Clients, rep Reporter, wl manifests.W
 	deadline := time.Now().Add(20 * time.Minute)
 	w := &waiter{c: c, rep: rep, ns: ns, advice: map[string]string{}, logs: c.lastLogLines, events: c.podWarnings}
 	for {
+		// k3s re-applies every file while any one fails, which puts the
+		// file's replicas back: say ours again on every look.
+		_ = c.Kube.StatefulSets.MergePatch(ctx, ns, name, []byte(patch))
 		pods, err := c.Kube.Pods.List(ctx, ns, metav1.ListOptions{LabelSelector: sel})
 		if err == nil {
 			if replicas == 0 && len(pods.Items) == 0 {
