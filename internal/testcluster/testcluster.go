@@ -41,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hakube/hakube/manifests"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -358,5 +359,31 @@ func findScript() (string, error) {
 			return "", errors.New("no scripts/testenv/testenv above the working directory; set HAKUBE_TESTENV_SCRIPT")
 		}
 		dir = parent
+	}
+}
+
+// ClaimsOf lists the claims of rendered files by namespace, each claim's
+// value SIZE@CLASS, as CreateClaimPVs takes them.
+func ClaimsOf(files []manifests.File) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	for _, f := range files {
+		claims, err := manifests.ParseClaims(f.Content)
+		if err != nil {
+			return nil, fmt.Errorf("claims of %s: %w", f.Name, err)
+		}
+		for _, cl := range claims {
+			if out[cl.Namespace] == nil {
+				out[cl.Namespace] = map[string]string{}
+			}
+			out[cl.Namespace][cl.Name] = cl.Size + "@" + cl.StorageClass
+		}
+	}
+	return out, nil
+}
+
+// CreateClaimPVs pre-binds a PV to every claim of claims (ClaimsOf).
+func (c *Cluster) CreateClaimPVs(claims map[string]map[string]string) {
+	for ns, names := range claims {
+		c.CreatePVs(ns, names)
 	}
 }

@@ -126,30 +126,18 @@ func emptyRoot(t *testing.T) string {
 	return root
 }
 
-// claimsFor lists the claims cfg renders by namespace, each claim's value
-// SIZE@CLASS, so the test cluster can pre-bind PVs.
+// claimsFor lists the claims cfg renders by namespace (testcluster.ClaimsOf).
 func claimsFor(t *testing.T, cfg config.Config) map[string]map[string]string {
 	t.Helper()
 	files, err := manifests.Render(&cfg, installer.PlaceholderSecrets(), manifests.Options{})
 	require.NoError(t, err)
-	out := map[string]map[string]string{}
-	for _, f := range files {
-		claims, err := manifests.ParseClaims(f.Content)
-		require.NoError(t, err)
-		for _, c := range claims {
-			if out[c.Namespace] == nil {
-				out[c.Namespace] = map[string]string{}
-			}
-			out[c.Namespace][c.Name] = c.Size + "@" + c.StorageClass
-		}
-	}
-	require.NotEmpty(t, out)
-	return out
+	claims, err := testcluster.ClaimsOf(files)
+	require.NoError(t, err)
+	require.NotEmpty(t, claims)
+	return claims
 }
 
 // createPVs pre-binds a PV to every claim of claims.
 func createPVs(cl *testcluster.Cluster, claims map[string]map[string]string) {
-	for ns, c := range claims {
-		cl.CreatePVs(ns, c)
-	}
+	cl.CreateClaimPVs(claims)
 }
